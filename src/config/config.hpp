@@ -1,0 +1,127 @@
+#pragma once
+// Server configuration: one TOML file (docs/configuration.md documents every key).
+// load() validates everything up front: an unknown key or a bad value is an error with file,
+// line and what was expected, and the server refuses to start.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace starling::config {
+
+struct virtual_host {
+  std::string name;                   // domain, PRECIS-prepared (starling::precis::domain)
+  std::filesystem::path certificate;  // PEM chain; empty: use [tls] default
+  std::filesystem::path key;          // PEM private key; empty: use [tls] default
+  bool registration = false;          // XEP-0077 in-band registration allowed on this host
+};
+
+enum class listener_kind { c2s_starttls, c2s_direct_tls };
+
+struct listener {
+  listener_kind kind = listener_kind::c2s_starttls;
+  std::string address = "127.0.0.1";  // IPv4 or IPv6 literal, "::" / "0.0.0.0" for all
+  uint16_t port = 5222;
+};
+
+struct tls_settings {
+  std::filesystem::path certificate;  // default certificate (PEM), relative to data_dir if relative
+  std::filesystem::path key;
+  std::string min_version = "1.2";    // "1.2" or "1.3" (RFC 7590: never below 1.2)
+  std::string ciphers;                // TLS 1.2 cipher list (OpenSSL syntax); empty: built-in default
+  bool require_c2s_encryption = true; // RFC 6120 §5.3.1: STARTTLS mandatory-to-negotiate
+};
+
+enum class resource_conflict { replace, reject, random };
+
+struct auth_settings {
+  std::vector<std::string> mechanisms;  // enabled SASL mechanisms; default: all supported
+  bool allow_plain = true;              // PLAIN (only ever offered over TLS)
+  bool legacy_auth = true;              // XEP-0078 jabber:iq:auth (password method, TLS only)
+  uint32_t scram_iterations = 4096;     // PBKDF2 iterations for new credentials (>= 4096)
+  // Throttling of failed authentications (per IP and per account) within a sliding window.
+  uint32_t max_failures_per_ip = 10;
+  uint32_t max_failures_per_account = 10;
+  std::chrono::seconds failure_window{300};
+  resource_conflict conflict = resource_conflict::replace;  // RFC 6120 §7.7.2.2
+};
+
+struct registration_settings {
+  std::chrono::seconds min_interval_per_ip{60};  // one registration per IP per interval (0: off)
+  uint32_t min_password_length = 4;
+};
+
+struct limits {
+  uint32_t max_stanza_size = 256 * 1024;  // bytes; larger -> <policy-violation/>
+  uint32_t max_depth = 32;                // XML nesting depth
+  std::chrono::seconds handshake_timeout{30};  // from connect to authenticated session
+  std::chrono::seconds close_timeout{5};       // waiting for the peer's </stream:stream>
+  std::chrono::seconds idle_timeout{0};        // 0: no idle timeout (keepalives handle it)
+  uint32_t max_connections_per_ip = 100;
+};
+
+struct storage_settings {
+  std::string backend = "sqlite";
+  std::filesystem::path path = "starling.db";  // relative to data_dir if relative
+};
+
+struct log_settings {
+  std::string level = "info";     // trace, debug, info, warn, error, critical, off
+  std::filesystem::path file;     // empty: stderr
+};
+
+struct module_settings {
+  bool version_show_os = false;  // XEP-0092 <os/>: hidden by default (RFC 6120 §13.13 privacy)
+};
+
+struct server_config {
+  std::filesystem::path source;    // the file this came from
+  std::filesystem::path data_dir;  // absolute
+  unsigned threads = 0;            // network threads; 0: one per core
+  std::vector<virtual_host> hosts;
+  std::vector<listener> listeners;
+  tls_settings tls;
+  auth_settings auth;
+  registration_settings registration;
+  limits limit;
+  storage_settings storage;
+  log_settings log;
+  module_settings modules;
+
+  const virtual_host* find_host(std::string_view name) const;
+  // Paths resolved against data_dir.
+  std::filesystem::path resolve(const std::filesystem::path& p) const;
+};
+
+struct config_error {
+  std::string file;
+  uint32_t line = 0;    // 0: not tied to a line
+  uint32_t column = 0;
+  std::string message;  // what is wrong and what was expected
+  std::string str() const;  // "file:line:column: message"
+};
+
+struct load_result {
+  std::optional<server_config> config;
+  std::vector<config_error> errors;
+};
+
+// Parses and validates. All errors found are returned, not just the first.
+load_result load(const std::filesystem::path& file);
+load_result load_string(std::string_view toml_text, const std::string& source_name);
+
+// The default configuration written on first run: host "localhost", listeners on 127.0.0.1
+// 5222 (STARTTLS) and 5223 (direct TLS), registration on, SQLite under data_dir.
+std::string default_config_text(const std::filesystem::path& data_dir);
+
+// First run: creates data_dir, writes `config_file` if missing (default_config_text), and a
+// self-signed ECDSA P-256 certificate for every host lacking one. Returns errors as text.
+std::vector<std::string> bootstrap(const std::filesystem::path& config_file,
+                                   const std::filesystem::path& data_dir);
+// Self-signed certificate (ECDSA P-256, SAN DNS:<hosts>, 10 years) written as PEM files.
+bool make_self_signed(const std::vector<std::string>& hosts, const std::filesystem::path& cert,
+                      const std::filesystem::path& key, std::string& error);
+
+}  // namespace starling::config

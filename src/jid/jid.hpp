@@ -1,0 +1,53 @@
+#pragma once
+// XMPP addresses (RFC 7622): localpart@domainpart/resourcepart, each part prepared and enforced
+// with its PRECIS profile, each part at most 1023 octets (RFC 7622 §3.1).
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace starling {
+
+class jid {
+ public:
+  jid() = default;
+  // Parses and enforces (RFC 7622 §3.1 splitting rules, then §3.2-3.4 per part). nullopt for
+  // any invalid address: callers answer <jid-malformed/>.
+  static std::optional<jid> parse(std::string_view text);
+  // Builds from separate parts, each enforced; an empty local/resource means "absent".
+  static std::optional<jid> from_parts(std::string_view local, std::string_view domain,
+                                       std::string_view resource = {});
+
+  const std::string& local() const { return local_; }
+  const std::string& domain() const { return domain_; }
+  const std::string& resource() const { return resource_; }
+  bool has_local() const { return !local_.empty(); }
+  bool has_resource() const { return !resource_.empty(); }
+  bool is_bare() const { return resource_.empty(); }
+  bool is_domain() const { return local_.empty() && resource_.empty(); }
+  bool empty() const { return domain_.empty(); }
+
+  jid bare() const;
+  jid with_resource(std::string_view enforced_resource) const;  // resource already enforced
+  std::string str() const;       // full form
+  std::string bare_str() const;  // local@domain or domain
+
+  bool operator==(const jid&) const = default;
+  auto operator<=>(const jid&) const = default;
+
+ private:
+  std::string local_;
+  std::string domain_;
+  std::string resource_;
+};
+
+}  // namespace starling
+
+template <>
+struct std::hash<starling::jid> {
+  size_t operator()(const starling::jid& j) const noexcept {
+    size_t h = std::hash<std::string>{}(j.local());
+    h = h * 31 + std::hash<std::string>{}(j.domain());
+    return h * 31 + std::hash<std::string>{}(j.resource());
+  }
+};

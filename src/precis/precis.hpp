@@ -1,0 +1,23 @@
+#pragma once
+// PRECIS (RFC 8264) profiles used by XMPP addresses (RFC 7622) and SASL (RFC 8265).
+// Each function applies the profile's preparation and enforcement rules and returns the
+// enforced string, or nullopt when the input is disallowed by the profile.
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace starling::precis {
+
+// RFC 8265 §3.3 UsernameCaseMapped (XMPP localparts, RFC 7622 §3.3).
+std::optional<std::string> username_case_mapped(std::string_view in);
+// RFC 8265 §3.4 UsernameCasePreserved.
+std::optional<std::string> username_case_preserved(std::string_view in);
+// RFC 8265 §4.2 OpaqueString (XMPP resourceparts, RFC 7622 §3.4; passwords).
+std::optional<std::string> opaque_string(std::string_view in);
+// RFC 7622 §3.2 domainpart: IDNA2008 with UTS #46 mapping, returned as U-labels (lowercase,
+// NFC), with a trailing dot removed; IP literals ([v6], v4) pass unchanged. nullopt if invalid.
+std::optional<std::string> domain(std::string_view in);
+// IDNA A-label (punycode) form of a prepared domain, for DNS and certificate matching.
+std::optional<std::string> domain_to_ascii(std::string_view in);
+
+}  // namespace starling::precis
