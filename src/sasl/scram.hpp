@@ -3,11 +3,13 @@
 // binding (-PLUS: tls-exporter RFC 9266, tls-server-end-point RFC 5929) and the XEP-0474
 // downgrade-protection attribute. The caller does I/O and credential lookup; this class is a
 // pure state machine so that it can be unit-tested with the RFC test vectors.
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sasl/sasl.hpp"
@@ -41,6 +43,26 @@ bool equal_consttime(std::string_view a, std::string_view b);
 // Cryptographic helpers used by SCRAM and by PLAIN verification against stored keys.
 std::string hash(hash_alg alg, std::string_view data);
 std::string hmac(hash_alg alg, std::string_view key, std::string_view data);
+// Output size in octets of the hash function: 20, 32 or 64.
+size_t digest_size(hash_alg alg);
+// RFC 5802 §2.2 Hi(): SaltedPassword = PBKDF2-HMAC(password, salt, iterations). `password` must
+// be PRECIS-prepared. Clients cache the result per (salt, iterations) so reconnects skip it.
+std::string salted_password(hash_alg alg, std::string_view password, std::string_view salt,
+                            uint32_t iterations);
+// RFC 5802 §3: StoredKey and ServerKey from an already salted password (what derive_credentials
+// does after Hi()).
+scram_credentials credentials_from_salted(hash_alg alg, std::string_view salted,
+                                          std::string_view salt, uint32_t iterations);
+
+// RFC 5802 §5.1 saslname: ',' -> "=2C", '=' -> "=3D".
+std::string escape_saslname(std::string_view name);
+// Inverse of escape_saslname; nullopt for any other '=' sequence, an empty result, a NUL, or
+// invalid UTF-8 (RFC 5802 §7 saslname grammar).
+std::optional<std::string> unescape_saslname(std::string_view text);
+// RFC 5802 §7 gs2-header: flag 'n' or 'y' (cb_type ignored) or 'p' (cb_type required), and an
+// optional authzid (escaped here): e.g. "n,,", "y,,", "p=tls-exporter,a=admin,".
+std::string make_gs2_header(char cb_flag, std::string_view cb_type = {},
+                            std::string_view authzid = {});
 
 struct scram_client_first {
   std::string gs2_header;  // "n,,", "y,,", "p=tls-exporter,," ... (as received)
@@ -70,6 +92,12 @@ class scram_server {
     // XEP-0474: the mechanisms advertised, to compute the "h" attribute. Empty: no attribute.
     std::vector<std::string> advertised_mechanisms;
     bool advertised_cb_types = false;  // XEP-0440 element was sent (affects the SSDP hash)
+    // Unknown users get a fake challenge: these iterations (use the server's configured count so
+    // the value does not stand out) and a salt = HMAC(unknown_user_salt_key, username). An empty
+    // key means a random per-process key; clustered servers should share a configured key so all
+    // nodes answer alike.
+    uint32_t unknown_user_iterations = 4096;
+    std::string unknown_user_salt_key;
   };
 
   explicit scram_server(options opts);
@@ -90,12 +118,88 @@ class scram_server {
   };
   final_result client_final(std::string_view msg);
 
+  // RFC 5802 §7 server-error-value describing the last failure ("invalid-proof",
+  // "channel-bindings-dont-match", ...), empty if none. For logs, or for a SASL profile that
+  // carries "e=" to the client. An unknown user is reported as "invalid-proof", never as
+  // "unknown-user", so that even this value does not reveal whether the account exists.
+  std::string_view scram_error() const { return scram_error_; }
+
+  // Test hook: use this server nonce part instead of 24 random characters, so the RFC example
+  // exchanges can be replayed exactly. Must be printable ASCII without ','.
+  void set_server_nonce_for_testing(std::string server_nonce) {
+    test_server_nonce_ = std::move(server_nonce);
+  }
+
  private:
+  enum class state { initial, got_client_first, sent_server_first, done };
+  std::optional<failure> fail(failure f, std::string_view scram_error);
+
   options opts_;
+  state state_ = state::initial;
   scram_client_first first_;
-  std::optional<scram_credentials> creds_;
+  std::optional<scram_credentials> creds_;  // the account's, or fake ones for an unknown user
+  bool unknown_user_ = false;
+  std::string cb_data_;  // channel-binding data of first_.cb_type (with 'p')
   std::string server_first_;
   std::string nonce_;  // combined nonce
+  std::string scram_error_;
+  std::string test_server_nonce_;
+};
+
+// Client side of SCRAM, for the tests and the load generator. It keeps the exchange state:
+//   client_first() -> handle_server_first() -> client_final() -> verify_server_final().
+// PBKDF2 is not run here unless asked to: pass the cached SaltedPassword to client_final() the
+// way real clients do on reconnect, or call client_final_with_password().
+class scram_client {
+ public:
+  explicit scram_client(hash_alg alg) : alg_(alg) {}
+
+  // client-first-message. `username` is escaped here (RFC 5802 §5.1); an empty `nonce` means
+  // 24 random printable characters. `gs2_header` from make_gs2_header().
+  std::string client_first(std::string_view username, std::string_view nonce = {},
+                           std::string gs2_header = "n,,");
+
+  // Parses server-first-message: r (must extend our nonce), s, i, optional h (XEP-0474).
+  // Returns the failure to report (malformed_request, incorrect_encoding), nullopt if fine.
+  std::optional<failure> handle_server_first(std::string_view msg);
+  const std::string& salt() const { return salt_; }
+  uint32_t iterations() const { return iterations_; }
+  // XEP-0474: decoded "h" attribute if the server sent one.
+  const std::optional<std::string>& ssdp_hash() const { return ssdp_hash_; }
+  // XEP-0474 "Client Verifies The Downgrade Protection Hash": true if the server sent "h" and it
+  // matches the mechanisms and channel-binding types this client saw advertised.
+  bool ssdp_matches(std::vector<std::string> mechanisms, std::vector<std::string> cb_types,
+                    bool cb_advertised) const;
+
+  // Upper bound on a server's "i" (a hostile server could otherwise pin our CPU).
+  void set_max_iterations(uint32_t n) { max_iterations_ = n; }
+
+  // client-final-message from the SaltedPassword (see salted_password()) and, with 'p', the
+  // channel-binding data. Extensions (e.g. "x=...") are inserted before the proof as given.
+  std::string client_final(std::string_view salted, std::string_view cb_data = {},
+                           std::string_view extensions = {});
+  // Same, running Hi() on the PRECIS-prepared password first.
+  std::string client_final_with_password(std::string_view password, std::string_view cb_data = {});
+
+  // Checks server-final-message "v=..." in constant time. False for "e=..." (see server_error())
+  // or anything else.
+  bool verify_server_final(std::string_view msg);
+  const std::string& server_error() const { return server_error_; }
+
+ private:
+  hash_alg alg_;
+  std::string gs2_header_;
+  std::string client_nonce_;
+  std::string first_bare_;
+  std::string server_first_;
+  std::string nonce_;
+  std::string salt_;
+  uint32_t iterations_ = 0;
+  uint32_t max_iterations_ = 10'000'000;
+  std::optional<std::string> ssdp_hash_;
+  std::string server_key_;
+  std::string auth_message_;
+  std::string server_error_;
 };
 
 // The XEP-0474 SSDP hash input: sorted mechanisms joined by 0x1E, then (if channel-binding
