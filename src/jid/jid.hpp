@@ -18,6 +18,13 @@ class jid {
   static std::optional<jid> from_parts(std::string_view local, std::string_view domain,
                                        std::string_view resource = {});
 
+  // Per-part preparation and enforcement (RFC 7622 §3.2-3.4, including the extra localpart
+  // exclusions of §3.3.1 and the 1..1023-octet bound of §3.1); nullopt when invalid or empty.
+  // For callers that hold one part alone, e.g. a registration username or a resource to bind.
+  static std::optional<std::string> enforce_localpart(std::string_view in);
+  static std::optional<std::string> enforce_domainpart(std::string_view in);
+  static std::optional<std::string> enforce_resourcepart(std::string_view in);
+
   const std::string& local() const { return local_; }
   const std::string& domain() const { return domain_; }
   const std::string& resource() const { return resource_; }
