@@ -2,20 +2,32 @@
 // Server configuration: one TOML file (docs/configuration.md documents every key).
 // load() validates everything up front: an unknown key or a bad value is an error with file,
 // line and what was expected, and the server refuses to start.
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace starling::config {
+
+// Every SASL mechanism the server implements, strongest first; [auth] mechanisms must be a
+// subset. The -PLUS variants add channel binding (RFC 5802 §6, RFC 9266 tls-exporter).
+inline constexpr std::array<std::string_view, 7> supported_sasl_mechanisms = {
+    "SCRAM-SHA-512-PLUS", "SCRAM-SHA-512", "SCRAM-SHA-256-PLUS", "SCRAM-SHA-256",
+    "SCRAM-SHA-1-PLUS",   "SCRAM-SHA-1",   "PLAIN"};
+
+// After load() every path below is absolute (resolved against data_dir), except an empty
+// path, which keeps its documented meaning (stderr, "use the [tls] default", ...).
 
 struct virtual_host {
   std::string name;                   // domain, PRECIS-prepared (starling::precis::domain)
   std::filesystem::path certificate;  // PEM chain; empty: use [tls] default
   std::filesystem::path key;          // PEM private key; empty: use [tls] default
   bool registration = false;          // XEP-0077 in-band registration allowed on this host
+  bool operator==(const virtual_host&) const = default;
 };
 
 enum class listener_kind { c2s_starttls, c2s_direct_tls };
@@ -23,7 +35,8 @@ enum class listener_kind { c2s_starttls, c2s_direct_tls };
 struct listener {
   listener_kind kind = listener_kind::c2s_starttls;
   std::string address = "127.0.0.1";  // IPv4 or IPv6 literal, "::" / "0.0.0.0" for all
-  uint16_t port = 5222;
+  uint16_t port = 5222;               // 0: any free port (tests)
+  bool operator==(const listener&) const = default;
 };
 
 struct tls_settings {
@@ -32,12 +45,15 @@ struct tls_settings {
   std::string min_version = "1.2";    // "1.2" or "1.3" (RFC 7590: never below 1.2)
   std::string ciphers;                // TLS 1.2 cipher list (OpenSSL syntax); empty: built-in default
   bool require_c2s_encryption = true; // RFC 6120 §5.3.1: STARTTLS mandatory-to-negotiate
+  bool operator==(const tls_settings&) const = default;
 };
 
 enum class resource_conflict { replace, reject, random };
 
 struct auth_settings {
-  std::vector<std::string> mechanisms;  // enabled SASL mechanisms; default: all supported
+  // Enabled SASL mechanisms; default: all supported.
+  std::vector<std::string> mechanisms{supported_sasl_mechanisms.begin(),
+                                      supported_sasl_mechanisms.end()};
   bool allow_plain = true;              // PLAIN (only ever offered over TLS)
   bool legacy_auth = true;              // XEP-0078 jabber:iq:auth (password method, TLS only)
   uint32_t scram_iterations = 4096;     // PBKDF2 iterations for new credentials (>= 4096)
@@ -46,11 +62,17 @@ struct auth_settings {
   uint32_t max_failures_per_account = 10;
   std::chrono::seconds failure_window{300};
   resource_conflict conflict = resource_conflict::replace;  // RFC 6120 §7.7.2.2
+
+  // Whether `mechanism` may be offered: listed in `mechanisms`, and for PLAIN also
+  // allow_plain. (Whether PLAIN needs TLS is the SASL layer's business, not config's.)
+  bool is_enabled(std::string_view mechanism) const;
+  bool operator==(const auth_settings&) const = default;
 };
 
 struct registration_settings {
   std::chrono::seconds min_interval_per_ip{60};  // one registration per IP per interval (0: off)
   uint32_t min_password_length = 4;
+  bool operator==(const registration_settings&) const = default;
 };
 
 struct limits {
@@ -59,21 +81,25 @@ struct limits {
   std::chrono::seconds handshake_timeout{30};  // from connect to authenticated session
   std::chrono::seconds close_timeout{5};       // waiting for the peer's </stream:stream>
   std::chrono::seconds idle_timeout{0};        // 0: no idle timeout (keepalives handle it)
-  uint32_t max_connections_per_ip = 100;
+  uint32_t max_connections_per_ip = 100;       // 0: unlimited
+  bool operator==(const limits&) const = default;
 };
 
 struct storage_settings {
   std::string backend = "sqlite";
-  std::filesystem::path path = "starling.db";  // relative to data_dir if relative
+  std::filesystem::path path = "starling.db";  // relative to data_dir if relative; ":memory:" kept
+  bool operator==(const storage_settings&) const = default;
 };
 
 struct log_settings {
   std::string level = "info";     // trace, debug, info, warn, error, critical, off
   std::filesystem::path file;     // empty: stderr
+  bool operator==(const log_settings&) const = default;
 };
 
 struct module_settings {
   bool version_show_os = false;  // XEP-0092 <os/>: hidden by default (RFC 6120 §13.13 privacy)
+  bool operator==(const module_settings&) const = default;
 };
 
 struct server_config {
@@ -90,9 +116,15 @@ struct server_config {
   log_settings log;
   module_settings modules;
 
+  // `name` must be a prepared domain (as stored in hosts, e.g. a JID's domainpart); nullptr
+  // when the server does not serve it.
   const virtual_host* find_host(std::string_view name) const;
-  // Paths resolved against data_dir.
+  // Paths resolved against data_dir; absolute and empty paths are returned unchanged.
   std::filesystem::path resolve(const std::filesystem::path& p) const;
+  // Certificate and key for `host`: its own pair if it has one, else the [tls] default.
+  std::filesystem::path certificate_for(const virtual_host& host) const;
+  std::filesystem::path key_for(const virtual_host& host) const;
+  bool operator==(const server_config&) const = default;
 };
 
 struct config_error {
