@@ -344,6 +344,11 @@ std::optional<failure> scram_server::parse_client_first(std::string_view msg) {
 }
 
 std::string scram_server::server_first(const std::optional<scram_credentials>& creds) {
+  return server_first(creds, first_.username);
+}
+
+std::string scram_server::server_first(const std::optional<scram_credentials>& creds,
+                                       std::string_view account_key) {
   if (state_ != state::got_client_first)
     throw std::logic_error("scram_server::server_first called out of order");
   const size_t dlen = digest_size(opts_.alg);
@@ -362,8 +367,10 @@ std::string scram_server::server_first(const std::optional<scram_credentials>& c
         opts_.unknown_user_salt_key.empty() ? process_salt_key() : opts_.unknown_user_salt_key;
     scram_credentials fake;
     fake.alg = opts_.alg;
-    fake.salt = hmac(hash_alg::sha256, key, std::string(to_string(opts_.alg)) + '\0' + first_.username)
-                    .substr(0, 16);
+    // Per mechanism, like real accounts, which get a fresh salt per algorithm.
+    fake.salt =
+        hmac(hash_alg::sha256, key, std::string(to_string(opts_.alg)) + '\0' + std::string(account_key))
+            .substr(0, 16);
     fake.iterations = opts_.unknown_user_iterations ? opts_.unknown_user_iterations : 4096;
     fake.stored_key = util::random_bytes(dlen);
     fake.server_key = util::random_bytes(dlen);

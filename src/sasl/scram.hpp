@@ -78,6 +78,24 @@ struct scram_client_first {
 //   1. parse_client_first(initial response)      -> username to look up
 //   2. server_first(credentials or nullopt)      -> challenge
 //   3. client_final(response)                    -> success data (server-final) or failure
+//
+// Failure conditions (RFC 6120 §6.5) and the RFC 5802 §7 "e=" value kept in scram_error():
+//   grammar violation (RFC 5802 §7), empty/overlong field, bad nonce  malformed_request  invalid-encoding
+//   saslname with '=' not followed by 2C/3D, invalid UTF-8, NUL        malformed_request  invalid-username-encoding
+//   reserved "m=" extension (RFC 5802 §5.1 "MUST fail")               malformed_request  extensions-not-supported
+//   'p' with a non-PLUS mechanism                                       malformed_request  channel-binding-not-supported
+//   'n' or 'y' with a -PLUS mechanism                                   malformed_request  other-error
+//   'y' although -PLUS was advertised (RFC 5802 §6: downgrade)         not_authorized     server-does-support-channel-binding
+//   'p' with a type not in cb_types                                     not_authorized     unsupported-channel-binding-type
+//   'p' with a type whose cb_data is unavailable                        not_authorized     channel-binding-not-supported
+//   c= or p= not canonical base64 (RFC 6120 §6.4.2)                     incorrect_encoding invalid-encoding
+//   r= differs from the combined nonce                                  not_authorized     other-error
+//   c= differs from gs2-header [+ channel-binding data]                 not_authorized     channel-bindings-dont-match
+//   wrong proof, or unknown user                                        not_authorized     invalid-proof
+//   any call after a failure or success (one attempt per exchange)     malformed_request  other-error
+// Channel-binding problems are detected in step 1, before any account lookup, so they reveal
+// nothing about accounts. server_first() called out of order, or with credentials of another
+// algorithm, is a caller bug and throws std::logic_error.
 class scram_server {
  public:
   struct options {
@@ -110,6 +128,12 @@ class scram_server {
   // deterministic fake salt, so that the exchange does not reveal whether the account exists;
   // the exchange then fails with not_authorized in step 3.
   std::string server_first(const std::optional<scram_credentials>& creds);
+  // Same, deriving an unknown user's fake salt from `account_key` (the PRECIS-enforced name the
+  // lookup used, e.g. "juliet@example.org") instead of the raw username. Use this one in the
+  // server: real accounts answer "Juliet" and "juliet" with the same salt, and so must unknown
+  // ones, or comparing the two challenges would reveal whether the account exists.
+  std::string server_first(const std::optional<scram_credentials>& creds,
+                           std::string_view account_key);
 
   // Step 3. Returns server-final-message ("v=...") on success.
   struct final_result {

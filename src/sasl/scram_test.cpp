@@ -455,6 +455,20 @@ TEST(scram_failure, unknown_user_indistinguishable_until_the_end) {
   EXPECT_EQ(keyed.substr(keyed.find(",s=") + 3, 24),
             base64_encode(sasl::hmac(hash_alg::sha256, "cluster key", "SHA-256\0nobody"s).substr(0, 16)));
 
+  // With the prepared account name, case variants of an unknown user get the same salt, just
+  // as a real account found through PRECIS case mapping would.
+  auto keyed_challenge = [&](std::string_view user, std::string_view account) {
+    scram_server server(opts);
+    server.set_server_nonce_for_testing("S");
+    EXPECT_FALSE(server.parse_client_first("n,,n=" + std::string(user) + ",r=c"));
+    std::string sf = server.server_first(std::nullopt, account);
+    return sf.substr(sf.find(",s="));
+  };
+  EXPECT_EQ(keyed_challenge("Nobody", "nobody@example.org"),
+            keyed_challenge("nobody", "nobody@example.org"));
+  EXPECT_NE(keyed_challenge("nobody", "nobody@example.org"),
+            keyed_challenge("nobody", "nobody@example.net"));
+
   // The exchange runs to the end and fails only at the proof, exactly like a wrong password.
   exchange ex("secret", "n,,", sha256_options(), {}, std::nullopt);
   expect_failure(ex.server.client_final(ex.client_final), failure::not_authorized, "invalid-proof",
