@@ -2,6 +2,11 @@
 
 namespace starling::xml {
 
+bool element::operator==(const element& other) const {
+  return name_ == other.name_ && ns_ == other.ns_ && attrs_ == other.attrs_ &&
+         children_ == other.children_;
+}
+
 const std::string* element::attr(std::string_view name) const {
   for (const auto& a : attrs_)
     if (a.ns.empty() && a.name == name) return &a.value;

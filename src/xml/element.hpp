@@ -18,6 +18,8 @@ struct attribute {
   std::string ns;  // empty for unqualified attributes; ns_xml for xml:lang
   std::string name;
   std::string value;
+
+  friend bool operator==(const attribute&, const attribute&) = default;
 };
 
 class element;
@@ -33,6 +35,8 @@ class element {
   void set_name(std::string n) { name_ = std::move(n); }
   void set_ns(std::string n) { ns_ = std::move(n); }
   bool is(std::string_view name, std::string_view ns) const { return name_ == name && ns_ == ns; }
+  // Deep equality: name, namespace, attributes in order, children in order.
+  bool operator==(const element& other) const;
 
   // Unqualified attributes (the usual case: to, from, id, type).
   const std::string* attr(std::string_view name) const;
