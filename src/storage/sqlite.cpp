@@ -1,0 +1,451 @@
+#include "storage/sqlite.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <system_error>
+
+#include "storage/sqlite_accounts.hpp"
+
+namespace starling::storage {
+
+namespace {
+
+[[noreturn]] void throw_error(sqlite3* db, int rc, std::string_view context) {
+  std::string what(context);
+  what += ": ";
+  // The connection's message describes the last failure on it; fall back to the generic text
+  // for the code when there is no connection (open failed before one existed).
+  what += db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  throw sqlite_error(db ? sqlite3_extended_errcode(db) : rc, what);
+}
+
+void check(sqlite3* db, int rc, std::string_view context) {
+  if (rc != SQLITE_OK) throw_error(db, rc, context);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// statement
+
+statement::statement(statement&& other) noexcept : stmt_(other.stmt_), home_(other.home_) {
+  other.stmt_ = nullptr;
+  other.home_ = nullptr;
+}
+
+statement& statement::operator=(statement&& other) noexcept {
+  if (this != &other) {
+    release();
+    stmt_ = other.stmt_;
+    home_ = other.home_;
+    other.stmt_ = nullptr;
+    other.home_ = nullptr;
+  }
+  return *this;
+}
+
+statement::~statement() { release(); }
+
+void statement::release() noexcept {
+  if (!stmt_) return;
+  // Reset ends any read transaction the statement holds open; without it a reader connection
+  // would pin an old WAL snapshot (and keep the WAL from being checkpointed).
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  if (home_) {
+    try {
+      home_->push_back(stmt_);
+    } catch (...) {
+      sqlite3_finalize(stmt_);  // out of memory: drop it from the cache rather than leak it
+    }
+  } else {
+    sqlite3_finalize(stmt_);
+  }
+  stmt_ = nullptr;
+  home_ = nullptr;
+}
+
+void statement::fail(int rc) const {
+  const char* sql = stmt_ ? sqlite3_sql(stmt_) : nullptr;
+  throw_error(stmt_ ? sqlite3_db_handle(stmt_) : nullptr, rc, sql ? sql : "statement");
+}
+
+statement& statement::bind_at(int index, int64_t value) {
+  if (int rc = sqlite3_bind_int64(stmt_, index, value); rc != SQLITE_OK) fail(rc);
+  return *this;
+}
+
+statement& statement::bind_at(int index, double value) {
+  if (int rc = sqlite3_bind_double(stmt_, index, value); rc != SQLITE_OK) fail(rc);
+  return *this;
+}
+
+statement& statement::bind_at(int index, std::string_view text) {
+  // SQLITE_TRANSIENT: SQLite copies, so temporaries passed to bind() are safe.
+  int rc = sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  if (rc != SQLITE_OK) fail(rc);
+  return *this;
+}
+
+statement& statement::bind_at(int index, blob value) {
+  // A zero-length blob must not bind as NULL (which a null data pointer would give).
+  static const char empty = 0;
+  const char* data = value.bytes.empty() ? &empty : value.bytes.data();
+  int rc = sqlite3_bind_blob64(stmt_, index, data, value.bytes.size(), SQLITE_TRANSIENT);
+  if (rc != SQLITE_OK) fail(rc);
+  return *this;
+}
+
+statement& statement::bind_at(int index, std::nullopt_t) {
+  if (int rc = sqlite3_bind_null(stmt_, index); rc != SQLITE_OK) fail(rc);
+  return *this;
+}
+
+bool statement::step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  fail(rc);
+}
+
+int64_t statement::exec() {
+  while (step()) {
+  }
+  return sqlite3_changes64(sqlite3_db_handle(stmt_));
+}
+
+void statement::reset() { sqlite3_reset(stmt_); }
+
+int statement::column_count() const { return sqlite3_column_count(stmt_); }
+
+bool statement::column_is_null(int col) const {
+  return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
+}
+
+int64_t statement::column_int64(int col) const { return sqlite3_column_int64(stmt_, col); }
+
+double statement::column_double(int col) const { return sqlite3_column_double(stmt_, col); }
+
+std::string statement::column_text(int col) const {
+  // Pointer first, then size: the documented order when a conversion may happen.
+  auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+  int n = sqlite3_column_bytes(stmt_, col);
+  return p ? std::string(p, static_cast<size_t>(n)) : std::string();
+}
+
+std::string statement::column_blob(int col) const {
+  auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
+  int n = sqlite3_column_bytes(stmt_, col);
+  return p ? std::string(p, static_cast<size_t>(n)) : std::string();
+}
+
+// ---------------------------------------------------------------------------------------------
+// connection
+
+connection::connection(const std::filesystem::path& file, const connection_options& opts) {
+  // NOMUTEX: each connection is used by one thread at a time (the database's own threads), so
+  // SQLite's per-connection mutex would be pure overhead. EXRESCODE: extended result codes, so
+  // callers can tell a primary-key clash from other constraint failures.
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+  int rc = sqlite3_open_v2(file.c_str(), &db_, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string what = "cannot open " + file.string() + ": " +
+                       (db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));
+    sqlite3_close_v2(db_);
+    db_ = nullptr;
+    throw sqlite_error(rc, what);
+  }
+  try {
+    check(db_, sqlite3_busy_timeout(db_, static_cast<int>(opts.busy_timeout.count())), "busy_timeout");
+    // Foreign keys are off by default in SQLite and the setting is per connection.
+    exec_script("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;");
+    if (opts.read_only) exec_script("PRAGMA query_only = ON;");
+  } catch (...) {
+    sqlite3_close_v2(db_);
+    db_ = nullptr;
+    throw;
+  }
+}
+
+connection::~connection() {
+  for (auto& [sql, idle] : cache_) {
+    for (sqlite3_stmt* st : idle) sqlite3_finalize(st);
+  }
+  // close_v2: should a statement still be leased (a bug), the handle becomes a zombie that is
+  // freed with the statement instead of failing with SQLITE_BUSY and leaking.
+  sqlite3_close_v2(db_);
+}
+
+statement connection::lease(std::string_view sql) {
+  auto it = cache_.find(sql);
+  if (it == cache_.end()) it = cache_.emplace(std::string(sql), std::vector<sqlite3_stmt*>{}).first;
+  std::vector<sqlite3_stmt*>& idle = it->second;
+  if (!idle.empty()) {
+    sqlite3_stmt* st = idle.back();
+    idle.pop_back();
+    return statement(st, &idle);
+  }
+  sqlite3_stmt* st = nullptr;
+  const char* tail = nullptr;
+  // PERSISTENT: these statements live as long as the connection; SQLite allocates them so as
+  // not to fragment its lookaside memory.
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                              &st, &tail);
+  if (rc != SQLITE_OK) throw_error(db_, rc, sql);
+  statement result(st, &idle);  // owns st from here on
+  if (!st) throw sqlite_error(SQLITE_MISUSE, "empty SQL statement: " + std::string(sql));
+  // Everything after the first statement would be silently ignored: refuse it.
+  const char* end = sql.data() + sql.size();
+  if (std::any_of(tail, end, [](char ch) { return !std::isspace(static_cast<unsigned char>(ch)) && ch != ';'; })) {
+    throw sqlite_error(SQLITE_MISUSE, "prepare() takes one statement: " + std::string(sql));
+  }
+  return result;
+}
+
+void connection::exec_script(const std::string& sql) {
+  char* message = nullptr;
+  int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message);
+  if (rc != SQLITE_OK) {
+    std::string what = message ? message : sqlite3_errstr(rc);
+    sqlite3_free(message);
+    throw sqlite_error(sqlite3_extended_errcode(db_), what);
+  }
+}
+
+int64_t connection::changes() const { return sqlite3_changes64(db_); }
+
+int64_t connection::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
+
+bool connection::in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
+
+// ---------------------------------------------------------------------------------------------
+// transaction
+
+transaction::transaction(connection& c, kind k) : conn_(c) {
+  conn_.exec_script(k == kind::immediate ? "BEGIN IMMEDIATE" : "BEGIN");
+}
+
+transaction::~transaction() {
+  // Some errors (SQLITE_FULL, SQLITE_IOERR, ...) roll back by themselves: only roll back what
+  // is still open.
+  if (!done_ && conn_.in_transaction()) {
+    sqlite3_exec(conn_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+}
+
+void transaction::commit() {
+  conn_.exec_script("COMMIT");
+  done_ = true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// migrations
+
+namespace {
+
+// Applies `migrations` (any order, several modules) on `c`. Returns an error message, empty
+// on success. Each step runs in its own transaction together with its schema_version update,
+// so a failing step leaves the module at the previous version and nothing half-applied.
+std::string apply_migrations(connection& c, const std::vector<migration>& migrations) {
+  c.exec_script(
+      "CREATE TABLE IF NOT EXISTS schema_version ("
+      " module TEXT PRIMARY KEY NOT NULL,"
+      " version INTEGER NOT NULL)");
+
+  // Group by module, keeping the order in which modules first appear (core first), and sort
+  // each module's steps by version.
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<const migration*>> by_module;
+  for (const migration& m : migrations) {
+    if (m.module.empty()) return "migration with an empty module name";
+    if (m.version <= 0) {
+      return "migration " + m.module + " " + std::to_string(m.version) + ": versions start at 1";
+    }
+    auto [it, inserted] = by_module.try_emplace(m.module);
+    if (inserted) order.push_back(m.module);
+    it->second.push_back(&m);
+  }
+  for (auto& [module, steps] : by_module) {
+    std::stable_sort(steps.begin(), steps.end(),
+                     [](const migration* a, const migration* b) { return a->version < b->version; });
+    for (size_t i = 1; i < steps.size(); ++i) {
+      if (steps[i]->version == steps[i - 1]->version) {
+        return "migration " + module + " " + std::to_string(steps[i]->version) + " is defined twice";
+      }
+    }
+  }
+
+  auto current_version = [&c](const std::string& module) -> int64_t {
+    auto st = c.prepare("SELECT version FROM schema_version WHERE module = ?1", module);
+    return st.step() ? st.column_int64(0) : 0;
+  };
+
+  // A database written by a newer build may have tables this build would misread: refuse to
+  // touch it at all, before applying anything.
+  for (const std::string& module : order) {
+    int64_t have = current_version(module);
+    int known = by_module[module].back()->version;
+    if (have > known) {
+      return "the database schema of module '" + module + "' is at version " + std::to_string(have) +
+             ", newer than this build knows (" + std::to_string(known) +
+             "): use a newer Starling or restore a backup";
+    }
+  }
+
+  for (const std::string& module : order) {
+    for (const migration* m : by_module[module]) {
+      transaction t(c);
+      // Read again inside the write lock: another process (starlingctl, a second server start)
+      // may have applied this step meanwhile.
+      if (current_version(module) >= m->version) continue;
+      try {
+        c.exec_script(m->sql);
+      } catch (const sqlite_error& e) {
+        return "migration " + module + " " + std::to_string(m->version) + " failed: " + e.what();
+      }
+      c.execute(
+          "INSERT INTO schema_version (module, version) VALUES (?1, ?2)"
+          " ON CONFLICT (module) DO UPDATE SET version = excluded.version",
+          module, m->version);
+      t.commit();
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// sqlite_database
+
+sqlite_database::sqlite_database(std::filesystem::path file, const sqlite_options& opts)
+    : file_(std::move(file)), opts_(opts) {}
+
+std::unique_ptr<sqlite_database> sqlite_database::open(const std::filesystem::path& file,
+                                                       const sqlite_options& opts,
+                                                       std::string& error) {
+  std::unique_ptr<sqlite_database> db(new sqlite_database(file, opts));
+  try {
+    bool in_memory = file.empty() || file == ":memory:";
+    if (!in_memory && file.has_parent_path()) {
+      std::error_code ec;
+      std::filesystem::create_directories(file.parent_path(), ec);
+      if (ec) {
+        error = "cannot create directory " + file.parent_path().string() + ": " + ec.message();
+        return nullptr;
+      }
+    }
+    connection_options writer_opts;
+    writer_opts.busy_timeout = opts.busy_timeout;
+    db->writer_conn_ = std::make_unique<connection>(file, writer_opts);
+    // WAL: readers do not block the writer nor the writer the readers, and a commit is one
+    // append to the log. The mode is stored in the file, so set it before any reader opens.
+    {
+      auto st = db->writer_conn_->prepare("PRAGMA journal_mode = WAL");
+      std::string mode = st.step() ? st.column_text(0) : std::string();
+      if (mode != "wal" && !in_memory) {
+        error = "cannot switch " + file.string() + " to WAL mode (journal_mode is " + mode + ")";
+        return nullptr;
+      }
+    }
+    db->writer_pool_ = std::make_unique<boost::asio::thread_pool>(1);
+
+    unsigned readers = in_memory ? 0 : opts.readers;
+    if (readers > 0) {
+      connection_options reader_opts;
+      reader_opts.read_only = true;
+      reader_opts.busy_timeout = opts.busy_timeout;
+      for (unsigned i = 0; i < readers; ++i) {
+        db->reader_conns_.push_back(std::make_unique<connection>(file, reader_opts));
+        db->idle_readers_.push_back(db->reader_conns_.back().get());
+      }
+      db->reader_pool_ = std::make_unique<boost::asio::thread_pool>(readers);
+    }
+    db->accounts_ = make_sqlite_account_store(*db);
+  } catch (const std::exception& e) {
+    error = e.what();
+    return nullptr;
+  }
+  if (!db->migrate({}, error)) return nullptr;
+  return db;
+}
+
+sqlite_database::~sqlite_database() { close(); }
+
+account_store& sqlite_database::accounts() { return *accounts_; }
+
+bool sqlite_database::migrate(const std::vector<migration>& extra, std::string& error) {
+  std::vector<migration> all = core_migrations();
+  all.insert(all.end(), extra.begin(), extra.end());
+  try {
+    error = run_blocking([&all](connection& c) { return apply_migrations(c, all); });
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  return error.empty();
+}
+
+void sqlite_database::close() {
+  std::lock_guard lock(close_mutex_);
+  if (closed_.exchange(true)) return;
+  // join() without stop(): the pools finish every queued call first, so no caller is left
+  // waiting forever and no accepted write is lost.
+  if (reader_pool_) reader_pool_->join();
+  if (writer_pool_) writer_pool_->join();
+  idle_readers_.clear();
+  reader_conns_.clear();
+  // The last connection to close checkpoints the WAL into the main file.
+  writer_conn_.reset();
+}
+
+void sqlite_database::check_open() const {
+  if (closed_.load(std::memory_order_acquire)) throw sqlite_error(SQLITE_MISUSE, "database is closed");
+}
+
+connection& sqlite_database::writer() {
+  assert(writer_pool_->get_executor().running_in_this_thread());
+  return *writer_conn_;
+}
+
+connection* sqlite_database::acquire_reader() {
+  std::lock_guard lock(readers_mutex_);
+  // As many connections as reader threads, and a connection is only held while its thread
+  // runs one call: there is always an idle one.
+  assert(!idle_readers_.empty());
+  connection* c = idle_readers_.back();
+  idle_readers_.pop_back();
+  return c;
+}
+
+void sqlite_database::release_reader(connection* c) noexcept {
+  std::lock_guard lock(readers_mutex_);
+  idle_readers_.push_back(c);  // capacity reserved: it held this pointer before
+}
+
+void sqlite_database::add_account_removal_hook(account_removal_hook hook) {
+  std::lock_guard lock(hooks_mutex_);
+  removal_hooks_.push_back(std::move(hook));
+}
+
+void sqlite_database::run_account_removal_hooks(connection& c, const std::string& host,
+                                                const std::string& user) {
+  std::vector<account_removal_hook> hooks;
+  {
+    std::lock_guard lock(hooks_mutex_);
+    hooks = removal_hooks_;
+  }
+  for (auto& hook : hooks) hook(c, host, user);
+}
+
+std::unique_ptr<sqlite_database> open_sqlite_database(const std::filesystem::path& file,
+                                                      const sqlite_options& opts,
+                                                      std::string& error) {
+  return sqlite_database::open(file, opts, error);
+}
+
+std::unique_ptr<database> open_sqlite(const std::filesystem::path& file, std::string& error) {
+  return sqlite_database::open(file, sqlite_options{}, error);
+}
+
+}  // namespace starling::storage
