@@ -7,8 +7,9 @@
 #include <arpa/inet.h>
 #include <idn2.h>
 
-#include <cstdlib>
 #include <memory>
+#include <string>
+#include <utility>
 
 #include "precis/precis.hpp"
 
