@@ -1,0 +1,392 @@
+// RFC 6120 client-to-server streams: lifecycle, I/O, stream headers and errors.
+// SASL lives in c2s_sasl.cpp, resource binding and stanza intake in c2s_stanza.cpp.
+#include "core/c2s_session.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <atomic>
+
+#include "core/server.hpp"
+#include "precis/precis.hpp"
+#include "util/random.hpp"
+#include "xml/writer.hpp"
+
+namespace starling {
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+constexpr std::string_view ns_tls = "urn:ietf:params:xml:ns:xmpp-tls";
+constexpr std::string_view ns_sasl = "urn:ietf:params:xml:ns:xmpp-sasl";
+
+stream_condition condition_for(xml::parse_error e) {
+  switch (e) {
+    case xml::parse_error::not_well_formed: return stream_condition::not_well_formed;
+    case xml::parse_error::restricted_xml: return stream_condition::restricted_xml;
+    case xml::parse_error::unsupported_encoding: return stream_condition::unsupported_encoding;
+    case xml::parse_error::stanza_too_large: return stream_condition::policy_violation;
+    case xml::parse_error::too_deep: return stream_condition::policy_violation;
+    case xml::parse_error::text_at_stream_level: return stream_condition::bad_format;
+  }
+  return stream_condition::bad_format;
+}
+
+xml::parser_limits limits_from(const config::server_config& cfg) {
+  xml::parser_limits l;
+  l.max_stanza_bytes = cfg.limit.max_stanza_size;
+  l.max_depth = cfg.limit.max_depth;
+  return l;
+}
+}  // namespace
+
+size_t c2s_session::next_slot_id() {
+  static std::atomic<size_t> next{0};
+  return next++;
+}
+
+c2s_session::c2s_session(server& srv, asio::ip::tcp::socket socket, bool direct_tls)
+    : srv_(srv),
+      executor_(socket.get_executor()),
+      conn_(std::move(socket)),
+      direct_tls_(direct_tls),
+      parser_(*this, limits_from(srv.cfg())),
+      handshake_timer_(executor_),
+      flush_timer_(executor_) {}
+
+c2s_session::~c2s_session() = default;
+
+void c2s_session::start() {
+  asio::co_spawn(executor_, [self = shared_from_this()]() { return self->run(); },
+                 [self = shared_from_this()](std::exception_ptr e) {
+                   // ARCHITECTURE.md error class 3: a bug ends this one stream, never the server.
+                   if (!e) return;
+                   try {
+                     std::rethrow_exception(e);
+                   } catch (const std::exception& ex) {
+                     spdlog::error("c2s {}: internal error: {}", self->remote_ip(), ex.what());
+                   }
+                   if (!self->closing_) self->close(stream_condition::internal_server_error);
+                   self->finish();
+                 });
+}
+
+asio::awaitable<void> c2s_session::run() {
+  auto self = shared_from_this();
+  handshake_timer_.expires_after(srv_.cfg().limit.handshake_timeout);
+  handshake_timer_.async_wait([weak = weak_from_this()](error_code ec) {
+    if (ec) return;
+    if (auto s = weak.lock(); s && !s->bound_ && !s->closing_) {
+      s->close(stream_condition::connection_timeout, "Stream negotiation took too long");
+    }
+  });
+
+  if (direct_tls_) {
+    // XEP-0368: TLS from the first byte.
+    SSL_CTX* ctx = srv_.tls().acquire_default();
+    auto ec = co_await conn_.tls_accept(ctx);
+    SSL_CTX_free(ctx);
+    if (ec) {
+      spdlog::debug("c2s {}: TLS handshake failed", remote_ip());
+      finish();
+      co_return;
+    }
+  }
+
+  // One read buffer per thread, not per session: data is consumed by the parser before the
+  // coroutine can suspend again, so idle sessions hold no read buffer.
+  static thread_local char buffer[16384];
+  while (!finished_) {
+    error_code ec;
+    size_t n = co_await conn_.read_some(std::span<char>(buffer, sizeof buffer), ec);
+    if (ec || n == 0) break;
+    if (closing_ && !stream_open_) continue;  // input after our close is ignored
+    parser_.feed(std::string_view(buffer, n));
+    while (!events_.empty() && !finished_) {
+      event ev = std::move(events_.front());
+      events_.pop_front();
+      if (auto* h = std::get_if<xml::stream_header>(&ev)) {
+        co_await handle_header(*h);
+      } else if (auto* el = std::get_if<xml::element>(&ev)) {
+        if (!closing_) co_await handle_element(std::move(*el));
+      } else if (auto* pe = std::get_if<xml::parse_error>(&ev)) {
+        spdlog::debug("c2s {}: parse error {}: {}", remote_ip(), xml::to_string(*pe), parse_error_detail_);
+        if (!closing_) close(condition_for(*pe));
+        // The peer's XML is unusable: no closing handshake to wait for.
+        co_await flush();
+        finish();
+      } else {
+        // RFC 6120 §4.4: the peer closed its stream; close ours and the connection.
+        stream_open_ = false;
+        if (!closing_) {
+          closing_ = true;
+          send_raw("</stream:stream>");
+        }
+        co_await flush();
+        finish();
+      }
+      if (restart_pending_) {
+        // RFC 6120 §4.3.3: after STARTTLS/SASL the old stream is gone, and whatever the
+        // client sent after the restart point on it is discarded (STARTTLS injection).
+        restart_pending_ = false;
+        events_.clear();
+        parser_.reset();
+        break;
+      }
+    }
+  }
+  finish();
+}
+
+void c2s_session::on_stream_open(xml::stream_header header) { events_.emplace_back(std::move(header)); }
+void c2s_session::on_element(xml::element el) { events_.emplace_back(std::move(el)); }
+void c2s_session::on_stream_close() { events_.emplace_back(std::monostate{}); }
+void c2s_session::on_parse_error(xml::parse_error err, std::string_view detail) {
+  parse_error_detail_ = detail;
+  events_.emplace_back(err);
+}
+
+asio::awaitable<void> c2s_session::handle_header(const xml::stream_header& h) {
+  stream_open_ = true;
+  if (const std::string* l = h.attrs.attr_ns(xml::ns_xml, "lang")) lang_ = *l;
+  // RFC 6120 §4.9.3.10: wrong stream or content namespace.
+  if (h.name != "stream" || h.ns != xml::ns_streams || h.default_ns != xml::ns_client) {
+    close(stream_condition::invalid_namespace);
+    co_return;
+  }
+  // RFC 6120 §4.7.1/§4.9.3.6: the 'to' must name a domain served here.
+  const std::string* to = h.attrs.attr("to");
+  std::optional<std::string> domain = to ? precis::domain(*to) : std::nullopt;
+  if (!domain || !srv_.is_local_host(*domain) || (!host_.empty() && *domain != host_)) {
+    close(stream_condition::host_unknown);
+    co_return;
+  }
+  host_ = *domain;
+  // RFC 6120 §4.7.5: no version means a pre-XMPP 1.0 client; major > 1 is unsupported.
+  const std::string* version = h.attrs.attr("version");
+  legacy_stream_ = !version;
+  if (version) {
+    auto dot = version->find('.');
+    std::string major = version->substr(0, dot);
+    bool numeric = !major.empty() && major.size() < 4 &&
+                   major.find_first_not_of("0123456789") == std::string::npos;
+    if (!numeric) {
+      close(stream_condition::unsupported_version);
+      co_return;
+    }
+    int m = std::stoi(major);
+    if (m > 1) {
+      close(stream_condition::unsupported_version);
+      co_return;
+    }
+    if (m < 1) legacy_stream_ = true;
+  }
+
+  stream_id_ = util::random_token(16);
+  std::string out = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+                    "xmlns:stream='http://etherx.jabber.org/streams' id='";
+  out += stream_id_;
+  out += "' from='";
+  xml::escape_attr(out, host_);
+  out += "'";
+  if (const std::string* from = h.attrs.attr("from"); from && jid::parse(*from)) {
+    out += " to='";
+    xml::escape_attr(out, *from);
+    out += "'";
+  }
+  if (!legacy_stream_) out += " version='1.0'";
+  out += " xml:lang='en'>";
+  send_raw(out);
+  header_sent_ = true;
+  if (!legacy_stream_) send_features();
+  co_return;
+}
+
+void c2s_session::send_features() {
+  xml::element f("features", std::string(xml::ns_streams));
+  feature_stage stage;
+  if (!conn_.is_tls() && !authenticated_) {
+    stage = feature_stage::before_tls;
+    // RFC 6120 §5.3.1: STARTTLS is mandatory-to-negotiate unless the operator allows plain.
+    auto& st = f.add("starttls", std::string(ns_tls));
+    if (srv_.cfg().tls.require_c2s_encryption) st.add("required", std::string(ns_tls));
+  } else if (!authenticated_) {
+    stage = feature_stage::before_auth;
+  } else {
+    stage = feature_stage::after_auth;
+  }
+  if (!authenticated_) {
+    auto mechs = offered_mechanisms();
+    if (!mechs.empty()) {
+      auto& m = f.add("mechanisms", std::string(ns_sasl));
+      for (auto& name : mechs) m.add("mechanism", std::string(ns_sasl)).add_text(name);
+    }
+    auto cb = offered_cb_types();
+    if (!cb.empty()) {
+      // XEP-0440: tell the client which channel-binding types we support.
+      auto& c = f.add("sasl-channel-binding", "urn:xmpp:sasl-cb:0");
+      for (auto& t : cb) c.add("channel-binding", "urn:xmpp:sasl-cb:0").set_attr("type", t);
+    }
+  } else {
+    auto& b = f.add("bind", "urn:ietf:params:xml:ns:xmpp-bind");
+    (void)b;
+  }
+  for (const auto& p : srv_.features()) p(*this, stage, f);
+  send(f);
+}
+
+asio::awaitable<void> c2s_session::handle_element(xml::element el) {
+  if (el.ns() == ns_tls) {
+    if (el.name() == "starttls") co_await handle_starttls();
+    else close(stream_condition::unsupported_stanza_type);
+    co_return;
+  }
+  if (el.ns() == ns_sasl) {
+    co_await handle_sasl(std::move(el));
+    co_return;
+  }
+  if (el.ns() == xml::ns_client && is_stanza_name(el.name())) {
+    co_await handle_stanza(std::move(el));
+    co_return;
+  }
+  // RFC 6120 §4.9.3.24: a first-level element we do not support.
+  close(stream_condition::unsupported_stanza_type);
+}
+
+asio::awaitable<void> c2s_session::handle_starttls() {
+  constexpr std::string_view failure = "<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:stream>";
+  if (conn_.is_tls() || authenticated_) {
+    // RFC 6120 §5.4.2.2: TLS cannot be negotiated twice or after authentication.
+    send_raw(failure);
+    closing_ = true;
+    co_await flush();
+    finish();
+    co_return;
+  }
+  SSL_CTX* ctx = srv_.tls().acquire_default();
+  if (!ctx) {
+    send_raw(failure);
+    closing_ = true;
+    co_await flush();
+    finish();
+    co_return;
+  }
+  send_raw("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+  co_await flush();
+  // Anything pipelined after <starttls/> on the plain stream is dropped (RFC 6120 §5.3.3).
+  events_.clear();
+  restart_pending_ = true;
+  auto ec = co_await conn_.tls_accept(ctx);
+  SSL_CTX_free(ctx);
+  if (ec) {
+    spdlog::debug("c2s {}: STARTTLS handshake failed", remote_ip());
+    finish();
+    co_return;
+  }
+  header_sent_ = false;
+  stream_open_ = false;
+}
+
+void c2s_session::send(const xml::element& stanza) {
+  std::string text;
+  xml::serialize(text, stanza, xml::ns_client);
+  send_raw(text);
+}
+
+void c2s_session::send_raw(std::string_view text) {
+  if (finished_ || !conn_.is_open()) return;
+  out_.append(text);
+  if (!writing_) {
+    writing_ = true;
+    asio::co_spawn(executor_, [self = shared_from_this()]() { return self->write_loop(); }, asio::detached);
+  }
+}
+
+asio::awaitable<void> c2s_session::write_loop() {
+  while (!out_.empty() && conn_.is_open()) {
+    std::string chunk;
+    chunk.swap(out_);
+    error_code ec;
+    co_await conn_.write_all(chunk, ec);
+    if (ec) {
+      out_.clear();
+      conn_.close();
+      break;
+    }
+  }
+  writing_ = false;
+  flush_timer_.cancel();
+}
+
+asio::awaitable<void> c2s_session::flush() {
+  while (writing_) {
+    flush_timer_.expires_at(asio::steady_timer::time_point::max());
+    error_code ec;
+    co_await flush_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+void c2s_session::deliver(xml::element stanza) {
+  std::string text;
+  xml::serialize(text, stanza, xml::ns_client);
+  asio::post(executor_, [self = shared_from_this(), text = std::move(text)] {
+    if (!self->closing_) self->send_raw(text);
+  });
+}
+
+void c2s_session::kick(stream_condition c, std::string text) {
+  asio::post(executor_, [self = shared_from_this(), c, text = std::move(text)] {
+    // Leave the session manager first, so a replacing session is not removed by our exit.
+    self->close(c, text);
+  });
+}
+
+void c2s_session::close(std::optional<stream_condition> error, std::string_view text) {
+  if (closing_ || finished_) return;
+  closing_ = true;
+  if (!header_sent_) {
+    // RFC 6120 §4.9.1.2: an error before our header still opens our stream first.
+    std::string out = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+                      "xmlns:stream='http://etherx.jabber.org/streams' id='";
+    out += util::random_token(16);
+    out += "'";
+    const std::string& from = host_.empty() ? srv_.cfg().hosts.front().name : host_;
+    out += " from='";
+    xml::escape_attr(out, from);
+    out += "' version='1.0'>";
+    send_raw(out);
+    header_sent_ = true;
+  }
+  if (error) {
+    spdlog::debug("c2s {}: stream error {}", remote_ip(), to_string(*error));
+    send(make_stream_error(*error, text));
+  }
+  send_raw("</stream:stream>");
+  // RFC 6120 §4.4: wait for the peer's closing tag, but not forever.
+  asio::co_spawn(executor_, [self = shared_from_this()]() -> asio::awaitable<void> {
+    co_await self->flush();
+    asio::steady_timer t(self->executor_);
+    t.expires_after(self->srv_.cfg().limit.close_timeout);
+    error_code ec;
+    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    self->finish();
+  }, asio::detached);
+}
+
+void c2s_session::finish() {
+  if (finished_) return;
+  finished_ = true;
+  handshake_timer_.cancel();
+  if (bound_) {
+    srv_.sessions().remove(jid_, this);
+    srv_.hooks().session_closed.run(*this);
+  }
+  conn_.close();
+  srv_.connection_closed(conn_.remote_ip());
+}
+
+}  // namespace starling

@@ -1,0 +1,151 @@
+#pragma once
+// A client-to-server stream (RFC 6120): stream negotiation (STARTTLS, SASL, resource binding),
+// then stanzas. One coroutine reads and processes input in order; output is appended to a
+// buffer that a writer coroutine drains, so many stanzas produced together go out in one write.
+// All state is touched only on the session's own io_context thread.
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/stanza.hpp"
+#include "jid/jid.hpp"
+#include "net/connection.hpp"
+#include "sasl/scram.hpp"
+#include "xml/stream_parser.hpp"
+
+namespace starling {
+
+class server;
+
+class c2s_session : public std::enable_shared_from_this<c2s_session>, private xml::stream_handler {
+ public:
+  c2s_session(server& srv, boost::asio::ip::tcp::socket socket, bool direct_tls);
+  ~c2s_session() override;
+
+  void start();
+
+  // --- any thread ---
+  // Queues a stanza for this client (posted to the session's thread).
+  void deliver(xml::element stanza);
+  // Ends the stream with a stream error from another thread (e.g. <conflict/> on replace).
+  void kick(stream_condition c, std::string text = {});
+  boost::asio::any_io_executor executor() const { return executor_; }
+
+  // --- session thread only ---
+  void send(const xml::element& stanza);
+  void send_raw(std::string_view text);
+  // Sends the stream error (if any) and </stream:stream>, then closes after the peer's close
+  // or limits.close_timeout (RFC 6120 §4.4).
+  void close(std::optional<stream_condition> error = {}, std::string_view text = {});
+
+  server& srv() { return srv_; }
+  bool is_tls() const { return conn_.is_tls(); }
+  bool is_authenticated() const { return authenticated_; }
+  bool is_bound() const { return bound_; }
+  bool is_closing() const { return closing_; }
+  const std::string& host() const { return host_; }          // the domain the client asked for
+  const jid& full_jid() const { return jid_; }                // user@host/resource once bound
+  jid bare_jid() const { return jid_.bare(); }                // user@host once authenticated
+  const std::string& remote_ip() const { return conn_.remote_ip(); }
+  const std::string& stream_id() const { return stream_id_; }
+  net::connection& connection() { return conn_; }
+
+  // Authentication done (SASL or XEP-0078): the session now belongs to `user`@host.
+  void set_authenticated(const std::string& user);
+  // Resource binding (RFC 6120 §7): enforces/generates the resource, applies the conflict
+  // policy, registers the session. Returns the error condition on failure.
+  std::optional<stanza_condition> bind(std::string_view requested);
+
+  // Per-module state (ARCHITECTURE.md: typed slots, not shared fields).
+  template <class T>
+  T& slot() {
+    const size_t id = slot_id<T>();
+    if (slots_.size() <= id) slots_.resize(id + 1);
+    if (!slots_[id]) slots_[id] = std::make_unique<holder<T>>();
+    return static_cast<holder<T>*>(slots_[id].get())->value;
+  }
+
+ private:
+  struct slot_base {
+    virtual ~slot_base() = default;
+  };
+  template <class T>
+  struct holder : slot_base {
+    T value{};
+  };
+  static size_t next_slot_id();
+  template <class T>
+  static size_t slot_id() {
+    static const size_t id = next_slot_id();
+    return id;
+  }
+
+  // xml::stream_handler: queue parser events; they are processed in order after feed().
+  void on_stream_open(xml::stream_header header) override;
+  void on_element(xml::element el) override;
+  void on_stream_close() override;
+  void on_parse_error(xml::parse_error err, std::string_view detail) override;
+
+  boost::asio::awaitable<void> run();
+  boost::asio::awaitable<void> write_loop();
+  boost::asio::awaitable<void> flush();
+  boost::asio::awaitable<void> handle_header(const xml::stream_header& h);
+  boost::asio::awaitable<void> handle_element(xml::element el);
+  boost::asio::awaitable<void> handle_starttls();
+  boost::asio::awaitable<void> handle_sasl(xml::element el);
+  boost::asio::awaitable<void> handle_stanza(xml::element el);
+  boost::asio::awaitable<void> handle_bind(xml::element iq);
+  void send_features();
+  void restart_stream();
+  std::vector<std::string> offered_mechanisms() const;
+  std::vector<std::string> offered_cb_types() const;
+  void sasl_fail(sasl::failure f, std::string_view text = {});
+  void finish();
+
+  server& srv_;
+  boost::asio::any_io_executor executor_;
+  net::connection conn_;
+  bool direct_tls_;
+  xml::stream_parser parser_;
+  boost::asio::steady_timer handshake_timer_;
+  boost::asio::steady_timer flush_timer_;
+
+  using event = std::variant<xml::stream_header, xml::element, xml::parse_error, std::monostate>;
+  std::deque<event> events_;
+  std::string parse_error_detail_;
+
+  std::string out_;
+  bool writing_ = false;
+  bool header_sent_ = false;
+  bool stream_open_ = false;  // a client header was received on the current stream
+  bool legacy_stream_ = false;  // no version attribute (pre-RFC 3920 client)
+  bool restart_pending_ = false;
+  bool closing_ = false;
+  bool finished_ = false;
+  bool authenticated_ = false;
+  bool bound_ = false;
+  std::string host_;
+  std::string stream_id_;
+  std::string lang_;
+  jid jid_;
+
+  // SASL exchange in progress (RFC 6120 §6.4).
+  struct sasl_state {
+    std::string mechanism;
+    std::optional<sasl::scram_server> scram;
+    std::string username;
+  };
+  std::optional<sasl_state> sasl_;
+  unsigned sasl_failures_ = 0;
+
+  std::vector<std::unique_ptr<slot_base>> slots_;
+};
+
+}  // namespace starling

@@ -1,0 +1,274 @@
+#include "core/server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+
+#include "core/c2s_session.hpp"
+
+namespace starling {
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+std::vector<module_entry>& module_registry() {
+  static std::vector<module_entry> registry;
+  return registry;
+}
+
+server::server(config::server_config cfg)
+    : cfg_(std::move(cfg)),
+      cpu_pool_(std::max(1u, std::thread::hardware_concurrency())),
+      auth_fail_ip_(cfg_.auth.max_failures_per_ip, cfg_.auth.failure_window),
+      auth_fail_account_(cfg_.auth.max_failures_per_account, cfg_.auth.failure_window),
+      registrations_ip_(1, cfg_.registration.min_interval_per_ip) {
+  if (cfg_.registration.min_interval_per_ip.count() == 0) registrations_ip_.set_limits(0, std::chrono::seconds(1));
+}
+
+server::~server() {
+  stop();
+  cpu_pool_.join();
+  for (auto& m : modules_) m->stop();
+  if (db_) db_->close();
+}
+
+bool server::is_local_host(std::string_view domain) const { return cfg_.find_host(domain) != nullptr; }
+
+bool server::reload_tls() {
+  std::vector<net::tls_identity> ids;
+  ids.push_back({"", cfg_.resolve(cfg_.tls.certificate).string(), cfg_.resolve(cfg_.tls.key).string()});
+  for (const auto& h : cfg_.hosts)
+    if (!h.certificate.empty())
+      ids.push_back({h.name, cfg_.resolve(h.certificate).string(), cfg_.resolve(h.key).string()});
+  net::tls_options opts;
+  opts.min_version = cfg_.tls.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION;
+  opts.ciphers = cfg_.tls.ciphers;
+  std::string error;
+  if (!tls_.load(ids, opts, error)) {
+    spdlog::error("TLS: {}", error);
+    return false;
+  }
+  spdlog::info("TLS certificates loaded ({} identities)", ids.size());
+  return true;
+}
+
+bool server::start() {
+  started_at_ = std::chrono::system_clock::now();
+  if (!reload_tls()) return false;
+  std::string error;
+  if (cfg_.storage.backend != "sqlite") {
+    spdlog::error("storage backend {} is not available", cfg_.storage.backend);
+    return false;
+  }
+  db_ = storage::open_sqlite(cfg_.resolve(cfg_.storage.path), error);
+  if (!db_ || !db_->migrate({}, error)) {
+    spdlog::error("storage: {}", error);
+    return false;
+  }
+  for (const auto& entry : module_registry()) {
+    auto m = entry.factory();
+    m->start(*this);
+    spdlog::debug("module {} started", entry.name);
+    modules_.push_back(std::move(m));
+  }
+  io_ = std::make_unique<net::io_pool>(cfg_.threads);
+  for (const auto& l : cfg_.listeners) {
+    // Bind now so that a port conflict fails start-up instead of being logged later.
+    asio::co_spawn(io_->at(0), accept_loop(l), asio::detached);
+  }
+  return true;
+}
+
+void server::run() {
+  if (io_) io_->run();
+}
+
+void server::stop() {
+  if (io_) io_->stop();
+}
+
+asio::awaitable<void> server::accept_loop(const config::listener& l) {
+  auto exec = co_await asio::this_coro::executor;
+  error_code ec;
+  auto addr = asio::ip::make_address(l.address, ec);
+  if (ec) {
+    spdlog::critical("listener {}: bad address", l.address);
+    stop();
+    co_return;
+  }
+  asio::ip::tcp::acceptor acceptor(exec);
+  asio::ip::tcp::endpoint ep(addr, l.port);
+  acceptor.open(ep.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(ep, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    spdlog::critical("cannot listen on {}:{}: {}", l.address, l.port, ec.message());
+    stop();
+    co_return;
+  }
+  const bool direct_tls = l.kind == config::listener_kind::c2s_direct_tls;
+  spdlog::info("listening on {}:{} ({})", l.address, l.port, direct_tls ? "c2s direct TLS" : "c2s STARTTLS");
+  for (;;) {
+    auto& ctx = io_->next();
+    auto socket = co_await acceptor.async_accept(ctx, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted) co_return;
+      // EMFILE and friends: back off briefly instead of spinning.
+      spdlog::warn("accept on {}:{}: {}", l.address, l.port, ec.message());
+      asio::steady_timer t(exec, std::chrono::milliseconds(100));
+      co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    error_code ignored;
+    std::string ip = socket.remote_endpoint(ignored).address().to_string();
+    if (!connection_opened(ip)) {
+      spdlog::warn("connection limit reached for {}", ip);
+      socket.close(ignored);
+      continue;
+    }
+    auto session = std::make_shared<c2s_session>(*this, std::move(socket), direct_tls);
+    session->start();
+  }
+}
+
+bool server::connection_opened(const std::string& ip) {
+  std::lock_guard lock(conn_mutex_);
+  auto& n = conns_per_ip_[ip];
+  if (cfg_.limit.max_connections_per_ip && n >= cfg_.limit.max_connections_per_ip) {
+    if (n == 0) conns_per_ip_.erase(ip);
+    return false;
+  }
+  ++n;
+  return true;
+}
+
+void server::connection_closed(const std::string& ip) {
+  std::lock_guard lock(conn_mutex_);
+  auto it = conns_per_ip_.find(ip);
+  if (it == conns_per_ip_.end()) return;
+  if (--it->second == 0) conns_per_ip_.erase(it);
+}
+
+void server::reply(iq_request& req, const xml::element& r) {
+  if (req.session) {
+    if (!req.session->is_closing()) req.session->send(r);
+    return;
+  }
+  if (auto to = jid::parse(r.attr_or("to"))) deliver_to_full(*to, r);
+}
+
+bool server::deliver_to_full(const jid& to, const xml::element& stanza) {
+  auto s = sessions_.find(to);
+  if (!s) return false;
+  s->deliver(stanza);
+  return true;
+}
+
+namespace {
+// Sends `reply` back to whoever sent `original`: the local session directly if there is one.
+void bounce(server& srv, c2s_session* origin, const xml::element& original, stanza_condition c) {
+  if (is_error(original)) return;  // RFC 6120 §8.3.1: never answer an error with an error
+  auto reply = make_error_reply(original, c);
+  if (origin) {
+    if (!origin->is_closing()) origin->send(reply);
+    return;
+  }
+  if (auto to = jid::parse(reply.attr_or("to"))) srv.deliver_to_full(*to, reply);
+}
+}  // namespace
+
+asio::awaitable<void> server::route(xml::element stanza, c2s_session* origin) {
+  auto from = jid::parse(stanza.attr_or("from"));
+  if (!from) co_return;
+  const std::string_view kind = stanza.name();
+  std::optional<jid> to;
+  if (const std::string* t = stanza.attr("to")) to = jid::parse(*t);
+
+  // RFC 6120 §10.3: no 'to' means the sender's own account (bare JID).
+  if (!to) {
+    if (kind == "iq") {
+      co_await route_iq(std::move(stanza), origin, *from, from->bare());
+    } else if (kind == "message") {
+      if (hooks_.local_delivery.run(stanza, from->bare()) == hook_result::next)
+        bounce(*this, origin, stanza, stanza_condition::service_unavailable);
+    }
+    // Presence without 'to' is a broadcast, handled by the presence module's client_stanza hook.
+    co_return;
+  }
+
+  if (!is_local_host(to->domain())) {
+    // Federation is not configured: RFC 6120 §8.3.3.16.
+    bounce(*this, origin, stanza, stanza_condition::remote_server_not_found);
+    co_return;
+  }
+
+  if (!to->has_local()) {
+    if (kind == "iq" && !to->has_resource()) {
+      co_await route_iq(std::move(stanza), origin, *from, *to);
+      co_return;
+    }
+    if (to->has_resource()) {
+      bounce(*this, origin, stanza, stanza_condition::service_unavailable);
+      co_return;
+    }
+    if (hooks_.server_stanza.run(stanza, origin) == hook_result::stop) co_return;
+    if (kind == "message") bounce(*this, origin, stanza, stanza_condition::service_unavailable);
+    co_return;
+  }
+
+  if (kind == "iq" && to->is_bare()) {
+    co_await route_iq(std::move(stanza), origin, *from, *to);
+    co_return;
+  }
+  if (hooks_.local_delivery.run(stanza, *to) == hook_result::stop) co_return;
+  // Without the IM module: deliver to a connected full JID, or to every session of a bare JID.
+  bool delivered = false;
+  if (to->has_resource()) {
+    delivered = deliver_to_full(*to, stanza);
+  } else {
+    for (auto& s : sessions_.find_bare(*to)) {
+      s->deliver(stanza);
+      delivered = true;
+    }
+  }
+  // RFC 6121 §8.5.3.2.1 / §8.5.2.2.1: nobody to take a message or an IQ.
+  if (!delivered && kind != "presence") bounce(*this, origin, stanza, stanza_condition::service_unavailable);
+}
+
+asio::awaitable<void> server::route_iq(xml::element stanza, c2s_session* origin, const jid& from, const jid& to) {
+  std::string_view type = stanza.attr_or("type");
+  if (type != "get" && type != "set") co_return;  // results/errors to us: nobody waits for them
+  const xml::element* payload = stanza.first_element();
+  if (!payload) {
+    bounce(*this, origin, stanza, stanza_condition::bad_request);
+    co_return;
+  }
+  const iq_registration* reg = nullptr;
+  iq_target target = iq_target::host;
+  if (to.has_local()) {
+    target = to == from.bare() ? iq_target::self : iq_target::bare;
+    reg = iq_.find(target, payload->ns());
+  } else {
+    reg = iq_.find(iq_target::host, payload->ns());
+  }
+  // An IQ with no 'to' that no account handler claims is answered by the server itself
+  // (e.g. ping or disco without 'to', as many clients send them).
+  if (!reg && target == iq_target::self && !stanza.attr("to")) reg = iq_.find(iq_target::host, payload->ns());
+  if (!reg) {
+    // RFC 6120 §8.4: nobody handles this namespace.
+    bounce(*this, origin, stanza, stanza_condition::service_unavailable);
+    co_return;
+  }
+  std::string ns = payload->ns();
+  iq_request req{*this, origin, std::move(stanza), from, to};
+  try {
+    co_await reg->handler(req);
+  } catch (const std::exception& e) {
+    spdlog::error("IQ handler for {} failed: {}", ns, e.what());
+    bounce(*this, origin, req.stanza, stanza_condition::internal_server_error);
+  }
+}
+
+}  // namespace starling

@@ -1,0 +1,129 @@
+#pragma once
+// The server: owns configuration, network threads, TLS contexts, storage, the session manager,
+// the router's tables and the loaded modules. Modules reach everything through this object.
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.hpp"
+#include "core/disco_registry.hpp"
+#include "core/hooks.hpp"
+#include "core/iq_table.hpp"
+#include "core/module.hpp"
+#include "core/rate_limiter.hpp"
+#include "core/session_manager.hpp"
+#include "core/stanza.hpp"
+#include "net/io_pool.hpp"
+#include "net/tls_store.hpp"
+#include "storage/storage.hpp"
+
+namespace starling {
+
+class c2s_session;
+
+// Stream negotiation stages at which a module may offer a stream feature.
+enum class feature_stage { before_tls, before_auth, after_auth };
+
+using feature_provider = std::function<void(c2s_session&, feature_stage, xml::element& features)>;
+
+// Core events. Modules add handlers at start-up.
+struct server_hooks {
+  // A session bound a resource (RFC 6120 §7) and is ready for stanzas.
+  hook<c2s_session&> session_bound;
+  // A bound session ended, however it ended (close, error, dropped TCP, replaced).
+  hook<c2s_session&> session_closed;
+  // A stanza from a bound local client, after validation and 'from' stamping, before routing.
+  // Return stop if the module took care of it.
+  hook<c2s_session&, xml::element&> client_stanza;
+  // A stanza addressed to a local account (bare or full JID) that the core would otherwise
+  // deliver by its simple rules (IM routing per RFC 6121 §8 plugs in here).
+  hook<xml::element&, const jid& /*to*/> local_delivery;
+  // Presence or message addressed to the server itself.
+  hook<xml::element&, c2s_session*> server_stanza;
+  // An account was deleted (modules remove their data).
+  hook<const jid& /*bare*/> account_removed;
+};
+
+class server {
+ public:
+  explicit server(config::server_config cfg);
+  ~server();
+
+  // Opens storage, loads TLS, starts modules and listeners. Returns false with errors logged.
+  bool start();
+  // Runs the network threads until stop().
+  void run();
+  void stop();
+  // SIGHUP: reload certificates; sessions already established keep theirs.
+  bool reload_tls();
+
+  const config::server_config& cfg() const { return cfg_; }
+  bool is_local_host(std::string_view domain) const;
+  storage::database& db() { return *db_; }
+  session_manager& sessions() { return sessions_; }
+  iq_table& iq() { return iq_; }
+  disco_registry& disco() { return disco_; }
+  server_hooks& hooks() { return hooks_; }
+  net::tls_store& tls() { return tls_; }
+  rate_limiter& auth_failures_ip() { return auth_fail_ip_; }
+  rate_limiter& auth_failures_account() { return auth_fail_account_; }
+  rate_limiter& registrations_ip() { return registrations_ip_; }
+  std::chrono::system_clock::time_point started_at() const { return started_at_; }
+
+  void add_feature(feature_provider p) { features_.push_back(std::move(p)); }
+  const std::vector<feature_provider>& features() const { return features_; }
+
+  // Routes a stanza whose 'from' is set (RFC 6120 §10): to local sessions, to the server's
+  // handlers, or back as an error. `origin` is the sending session, if local.
+  boost::asio::awaitable<void> route(xml::element stanza, c2s_session* origin);
+  // Sends the answer to an IQ request back to its sender.
+  void reply(iq_request& req, const xml::element& r);
+  // Sends a stanza to the local session holding full JID `to`; false if none.
+  bool deliver_to_full(const jid& to, const xml::element& stanza);
+
+  // Runs CPU-heavy work (PBKDF2) on the worker pool and resumes on the caller's executor.
+  template <class F>
+  auto offload(F f) -> boost::asio::awaitable<decltype(f())> {
+    using R = decltype(f());
+    co_return co_await boost::asio::co_spawn(
+        cpu_pool_, [f = std::move(f)]() mutable -> boost::asio::awaitable<R> { co_return f(); },
+        boost::asio::use_awaitable);
+  }
+
+  // Connection accounting per IP (limits.max_connections_per_ip).
+  bool connection_opened(const std::string& ip);
+  void connection_closed(const std::string& ip);
+
+ private:
+  boost::asio::awaitable<void> accept_loop(const config::listener& l);
+  boost::asio::awaitable<void> route_iq(xml::element stanza, c2s_session* origin, const jid& from,
+                                        const jid& to);
+
+  config::server_config cfg_;
+  std::unique_ptr<net::io_pool> io_;
+  boost::asio::thread_pool cpu_pool_;
+  net::tls_store tls_;
+  std::unique_ptr<storage::database> db_;
+  session_manager sessions_;
+  iq_table iq_;
+  disco_registry disco_;
+  server_hooks hooks_;
+  std::vector<feature_provider> features_;
+  std::vector<std::unique_ptr<module>> modules_;
+  rate_limiter auth_fail_ip_;
+  rate_limiter auth_fail_account_;
+  rate_limiter registrations_ip_;
+  std::mutex conn_mutex_;
+  std::unordered_map<std::string, uint32_t> conns_per_ip_;
+  std::chrono::system_clock::time_point started_at_;
+};
+
+}  // namespace starling

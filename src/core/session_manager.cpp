@@ -1,0 +1,64 @@
+#include "core/session_manager.hpp"
+
+namespace starling {
+
+std::shared_ptr<c2s_session> session_manager::add(const jid& full, const std::shared_ptr<c2s_session>& s) {
+  std::lock_guard lock(mutex_);
+  auto& res = by_bare_[full.bare_str()];
+  auto [it, inserted] = res.try_emplace(full.resource(), s);
+  if (!inserted) return it->second;
+  ++count_;
+  return nullptr;
+}
+
+std::shared_ptr<c2s_session> session_manager::replace(const jid& full, const std::shared_ptr<c2s_session>& s) {
+  std::lock_guard lock(mutex_);
+  auto& slot = by_bare_[full.bare_str()][full.resource()];
+  auto old = std::move(slot);
+  slot = s;
+  if (!old) ++count_;
+  return old;
+}
+
+void session_manager::remove(const jid& full, const c2s_session* s) {
+  std::lock_guard lock(mutex_);
+  auto it = by_bare_.find(full.bare_str());
+  if (it == by_bare_.end()) return;
+  auto r = it->second.find(full.resource());
+  // Only the holder removes itself: a replaced session must not unregister its successor.
+  if (r == it->second.end() || r->second.get() != s) return;
+  it->second.erase(r);
+  --count_;
+  if (it->second.empty()) by_bare_.erase(it);
+}
+
+std::shared_ptr<c2s_session> session_manager::find(const jid& full) const {
+  std::lock_guard lock(mutex_);
+  auto it = by_bare_.find(full.bare_str());
+  if (it == by_bare_.end()) return nullptr;
+  auto r = it->second.find(full.resource());
+  return r == it->second.end() ? nullptr : r->second;
+}
+
+std::vector<std::shared_ptr<c2s_session>> session_manager::find_bare(const jid& bare) const {
+  std::vector<std::shared_ptr<c2s_session>> out;
+  std::lock_guard lock(mutex_);
+  auto it = by_bare_.find(bare.bare_str());
+  if (it == by_bare_.end()) return out;
+  out.reserve(it->second.size());
+  for (auto& [_, s] : it->second) out.push_back(s);
+  return out;
+}
+
+size_t session_manager::resource_count(const jid& bare) const {
+  std::lock_guard lock(mutex_);
+  auto it = by_bare_.find(bare.bare_str());
+  return it == by_bare_.end() ? 0 : it->second.size();
+}
+
+size_t session_manager::size() const {
+  std::lock_guard lock(mutex_);
+  return count_;
+}
+
+}  // namespace starling
