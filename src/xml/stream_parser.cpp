@@ -89,7 +89,7 @@ bool iequals_ascii(std::string_view a, std::string_view b) {
 // DTD (billion laughs and other entity tricks) never reaches expat at all.
 class token_scanner {
  public:
-  enum class outcome { reached_end, paused, restricted };
+  enum class outcome { reached_end, paused, restricted, not_utf8 };
 
   void reset() { *this = token_scanner(); }
 
@@ -97,7 +97,11 @@ class token_scanner {
   bool in_token() const { return state_ != state::text; }
   uint64_t token_start() const { return tok_start_; }
   // Everything before this offset can be given to expat without splitting a markup token.
-  uint64_t boundary() const { return in_token() ? tok_start_ : pos_; }
+  // Expat sees nothing before the first two bytes are checked (see the scan's prologue).
+  uint64_t boundary() const {
+    if (pos_ < 2) return 0;
+    return in_token() ? tok_start_ : pos_;
+  }
 
   // Scans input from pos() up to `end` (absolute offsets); `base` points at offset `base_off`.
   // pause_after_tag: return after the first complete tag (the stream header must be seen by
@@ -105,13 +109,19 @@ class token_scanner {
   // that starts may extend at most this many bytes (a stanza's bound before expat has seen it).
   outcome scan(const char* base, uint64_t base_off, uint64_t end, bool pause_after_tag,
                uint64_t token_limit) {
-    uint64_t i = pos_;
     auto at = [&](uint64_t k) { return base[k - base_off]; };
     bool token_limit_applied = in_token() || token_limit == no_limit;
-    for (; i < 3 && i < end; ++i)
-      if (static_cast<unsigned char>(at(i)) != static_cast<unsigned char>("\xEF\xBB\xBF"[i])) break;
-    if (i < 3 && i < end) bom_ = false;
-    i = pos_;
+    if (pos_ < 3) {
+      for (uint64_t k = pos_; k < 3 && k < end; ++k) prefix_[k] = static_cast<unsigned char>(at(k));
+      // RFC 6120 §11.6: streams are UTF-8. Expat switches to UTF-16 on a UTF-16 byte order
+      // mark or a NUL among the first two bytes even when UTF-8 is forced (and then decides
+      // differently depending on how those bytes were split), so check them here.
+      if (pos_ < 2 && end >= 2 &&
+          (prefix_[0] == 0 || prefix_[1] == 0 || (prefix_[0] == 0xFE && prefix_[1] == 0xFF) ||
+           (prefix_[0] == 0xFF && prefix_[1] == 0xFE)))
+        return outcome::not_utf8;
+    }
+    uint64_t i = pos_;
     while (i < end) {
       switch (state_) {
         case state::text: {
@@ -241,7 +251,10 @@ class token_scanner {
            u == '#' || u == '_' || u == ':' || u == '-' || u == '.' || u >= 0x80;
   }
   // XML 1.0 §2.8: the declaration may only be the first thing (after a UTF-8 byte order mark).
-  bool xml_decl_allowed() const { return tok_start_ == 0 || (tok_start_ == 3 && bom_); }
+  bool xml_decl_allowed() const {
+    return tok_start_ == 0 ||
+           (tok_start_ == 3 && prefix_[0] == 0xEF && prefix_[1] == 0xBB && prefix_[2] == 0xBF);
+  }
   outcome restricted(uint64_t at) {
     pos_ = at;
     return outcome::restricted;
@@ -251,7 +264,7 @@ class token_scanner {
   uint64_t tok_start_ = 0;
   state state_ = state::text;
   uint8_t match_ = 0;
-  bool bom_ = true;  // the bytes seen so far are a prefix of a UTF-8 byte order mark
+  unsigned char prefix_[3] = {};  // the stream's first bytes
 };
 
 }  // namespace
@@ -382,6 +395,10 @@ struct stream_parser::impl {
                                                                    : scanner.boundary();
       give_to_expat(upto);
       if (halted) return after_halt();
+      if (how == token_scanner::outcome::not_utf8) {
+        fail(parse_error::unsupported_encoding, "stream is not UTF-8 (RFC 6120 §11.6)");
+        return report();
+      }
       if (how == token_scanner::outcome::restricted) {
         fail(parse_error::restricted_xml,
              "comments, processing instructions and DTDs are not allowed (RFC 6120 §11.1)");

@@ -426,6 +426,17 @@ TEST(StreamParserErrors, UnsupportedEncoding) {
                parse_error::unsupported_encoding);
 }
 
+// Expat would switch to UTF-16 on these despite UTF-8 being forced.
+TEST(StreamParserErrors, Utf16StreamIsUnsupportedEncoding) {
+  const std::string utf16le("<\0s\0/\0>\0", 8);
+  const std::string utf16be("\0<\0s\0/\0>", 8);
+  for (const std::string& s : {utf16le, utf16be, "\xFF\xFE" + utf16le, "\xFE\xFF" + utf16be,
+                               std::string("t\0", 2)}) {
+    auto events = expect_error(s, parse_error::unsupported_encoding);
+    EXPECT_EQ(events.size(), 1u);
+  }
+}
+
 TEST(StreamParserErrors, NotWellFormed) {
   auto events = expect_error(header + "<message></iq>", parse_error::not_well_formed);
   EXPECT_EQ(events.back(), "error not-well-formed: mismatched tag");

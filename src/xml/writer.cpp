@@ -89,14 +89,29 @@ void write_attributes(std::string& out, const element& e) {
   }
 }
 
+// The prefix an element is written with: "stream" for stream-level elements (RFC 6120 §4.8.1,
+// bound on the stream header), "xml" for the XML namespace (Namespaces in XML §3: it must not
+// be declared as a default namespace), none otherwise.
+std::string_view element_prefix(const element& e) {
+  if (e.ns() == ns_streams) return "stream";
+  if (e.ns() == ns_xml) return "xml";
+  return {};
+}
+
+void write_name(std::string& out, std::string_view prefix, const std::string& name) {
+  if (!prefix.empty()) {
+    out += prefix;
+    out += ':';
+  }
+  out += name;
+}
+
 void write_element(std::string& out, const element& e, std::string_view scope_ns) {
-  // RFC 6120 §4.8.1: stream-level elements use the prefix bound on the stream header.
-  const bool stream_level = e.ns() == ns_streams;
+  const std::string_view prefix = element_prefix(e);
   out += '<';
-  if (stream_level) out += "stream:";
-  out += e.name();
+  write_name(out, prefix, e.name());
   std::string_view child_scope = scope_ns;
-  if (!stream_level && e.ns() != scope_ns) {
+  if (prefix.empty() && e.ns() != scope_ns) {
     write_attr(out, {}, "xmlns", e.ns());  // xmlns='' when leaving a default namespace
     child_scope = e.ns();
   }
@@ -113,8 +128,7 @@ void write_element(std::string& out, const element& e, std::string_view scope_ns
       escape_text(out, std::get<std::string>(n));
   }
   out += "</";
-  if (stream_level) out += "stream:";
-  out += e.name();
+  write_name(out, prefix, e.name());
   out += '>';
 }
 

@@ -157,6 +157,7 @@ TEST(Writer, RoundTripsBuiltTree) {
   ext.add("empty-ns", "").add("in-empty", "");
   ext.add("back", std::string(ns_client));
   msg.add("stream-in-stanza", std::string(ns_streams)).add_text("s");
+  msg.add("space", std::string(ns_xml)).add("in-xml", std::string(ns_xml));
   msg.add_text(" tail");
   for (std::string_view scope : {ns_client, ns_server, std::string_view("urn:x")}) {
     auto back = reparse(to_string(msg, scope), scope);
