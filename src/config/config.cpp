@@ -96,8 +96,8 @@ class loader {
     // Relative to the config file, not the working directory: the server must not find a
     // different data directory depending on where it was started from.
     cfg.data_dir = (base_dir_ / data_dir).lexically_normal();
-    if (cfg.data_dir.has_filename() == false && cfg.data_dir != cfg.data_dir.root_path())
-      cfg.data_dir = cfg.data_dir.parent_path();  // drop the trailing separator
+    if (!cfg.data_dir.has_filename() && cfg.data_dir.has_relative_path())
+      cfg.data_dir = cfg.data_dir.parent_path();  // "data/" -> "data", so == comparisons work
     top.read_int("threads", 0, 1024, cfg.threads);
 
     if (auto* t = top.read_table("log")) read_log(*t, cfg.log);
