@@ -132,6 +132,9 @@ class Server:
 
     def __init__(self, name, overrides=None, users=DEFAULT_USERS, password=PASSWORD,
                  extra_hosts=()):
+        for binary in (STARLINGD, STARLINGCTL):
+            if not os.path.exists(binary):
+                pytest.skip('not built: %s (set STARLINGD / STARLINGCTL)' % binary)
         self.name = name
         self.dir = tempfile.mkdtemp(prefix='starling-proto-%s-' % name)
         self.data_dir = os.path.join(self.dir, 'data')
@@ -183,14 +186,31 @@ class Server:
                 raise AssertionError('starlingd did not accept connections within %ss\n%s'
                                      % (START_TIMEOUT, self.log_tail()))
             for port in list(pending):
-                try:
-                    with socket.create_connection(('127.0.0.1', port), timeout=0.5):
-                        pending.discard(port)
-                except OSError:
-                    pass
+                if self._probe(port, tls=(port == self.tls_port)):
+                    pending.discard(port)
             if pending:
                 time.sleep(0.05)
         return self
+
+    @staticmethod
+    def _probe(port, tls):
+        # The direct-TLS port is probed with a complete handshake so that the probe itself
+        # is an ordinary client (abrupt closes are tested separately, see
+        # test_xep0368_direct_tls_abrupt_close).
+        try:
+            s = socket.create_connection(('127.0.0.1', port), timeout=0.5)
+        except OSError:
+            return False
+        try:
+            if tls:
+                t = rawxmpp.Transport(s)
+                t.start_tls(time.monotonic() + 5)
+                t.close()
+            return True
+        except (OSError, AssertionError, rawxmpp.SSL.Error):
+            return False
+        finally:
+            s.close()
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None

@@ -477,7 +477,8 @@ class Client:
         return True
 
     def close(self):
-        self.t.close()
+        if self.t is not None:
+            self.t.close()
 
     # ---- stream level
 
@@ -535,8 +536,12 @@ class Client:
         # RFC 6120 §4.9.1.1: the error is followed by the closing stream tag and the close
         # of the TCP connection.
         while not self.stream_closed:
-            if not self._read_more(deadline):
+            if self.eof or not self._read_more(deadline):
                 raise XmppTestError('TCP closed without </stream:stream> after <stream:error/>')
+        # §4.4: answer with our closing tag so that the server need not wait for its
+        # close timeout.
+        if not self.eof:
+            self.send_tolerant('</stream:stream>')
         self.wait_eof(max(0.01, deadline - time.monotonic()))
         return cond
 

@@ -268,3 +268,52 @@ def test_rfc6120_4_4_closing_handshake_before_auth(server):
     c.open()
     assert c.end_stream(timeout=10)
     assert c.eof
+
+
+# ---- XEP-0368 direct TLS port: clients that never complete a handshake
+
+def test_xep0368_direct_tls_abrupt_close(server):
+    """Connections to the direct-TLS port that close before or during the TLS handshake, or
+    that speak plain XMPP there, must only end those connections (ARCHITECTURE: untrusted
+    input never crashes the server)."""
+    import socket
+    for i in range(10):
+        s = socket.create_connection(('127.0.0.1', server.tls_port), timeout=5)
+        s.close()
+    for i in range(5):
+        s = socket.create_connection(('127.0.0.1', server.tls_port), timeout=5)
+        s.sendall(header().encode())
+        s.settimeout(5)
+        try:
+            while s.recv(4096):
+                pass
+        except OSError:
+            pass
+        s.close()
+    for i in range(5):
+        s = socket.create_connection(('127.0.0.1', server.tls_port), timeout=5)
+        # A truncated TLS ClientHello record header.
+        s.sendall(b'\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03')
+        s.close()
+    time.sleep(0.3)
+    assert server.alive(), server.log_tail()
+    server.assert_accepts_login()
+    c = server.login('bob', resource='after-abrupt', direct_tls=True)
+    assert c.jid == 'bob@localhost/after-abrupt'
+
+
+def test_rfc6120_starttls_port_abrupt_close(server):
+    import socket
+    for i in range(10):
+        s = socket.create_connection(('127.0.0.1', server.c2s_port), timeout=5)
+        if i % 2:
+            s.sendall(header().encode())
+        s.close()
+    c = server.client()
+    c.open()
+    c.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+    c.recv()
+    c.close()  # gone before the TLS handshake
+    time.sleep(0.3)
+    assert server.alive(), server.log_tail()
+    server.assert_accepts_login()

@@ -117,9 +117,9 @@ def test_xep0077_3_3_change_other_users_password_refused(server):
     user = uniq()
     c = server.client()
     c.connect_tls()
-    assert register(c, user, 'pw1').get('type') == 'result'
+    assert register(c, user, 'pw-one').get('type') == 'result'
     c.close()
-    c = server.login(user, 'pw1', resource='x')
+    c = server.login(user, 'pw-one', resource='x')
     r = c.iq(reg_query('<username>bob</username><password>hijacked</password>'), type='set',
              to='localhost')
     assert r.get('type') == 'error', tostr(r)
@@ -155,7 +155,7 @@ def test_xep0077_registration_disabled_host(server_factory):
     # §3.1: "If the host does not support In-Band Registration, it MUST return a
     # <service-unavailable/> error."
     assert_err(r, 'cancel', 'service-unavailable', '503')
-    r = register(c, uniq(), 'pw')
+    r = register(c, uniq(), 'pw-long-enough')
     assert_err(r, 'cancel', 'service-unavailable', '503')
 
 
@@ -172,11 +172,11 @@ def test_xep0077_3_1_1_throttle_per_ip(server_factory):
     first, second = uniq('t'), uniq('t')
     c = srv.client()
     c.connect_tls()
-    assert register(c, first, 'pw1').get('type') == 'result'
+    assert register(c, first, 'pw-first').get('type') == 'result'
     c.close()
     c = srv.client()
     c.connect_tls()
-    r = register(c, second, 'pw2')
+    r = register(c, second, 'pw-second')
     err = stanza_error(r)
     assert r.get('type') == 'error' and err, 'second registration within the interval: %s' % tostr(r)
     assert err[1] in THROTTLE_CONDITIONS, tostr(r)
@@ -184,5 +184,5 @@ def test_xep0077_3_1_1_throttle_per_ip(server_factory):
     assert err[0] in types, tostr(r)
     if code:
         assert err[2] == code, 'legacy code (XEP-0086) for %s is %s: %s' % (err[1], code, tostr(r))
-    assert login_result(srv, second, 'pw2') == 'not-authorized'
-    assert login_result(srv, first, 'pw1') is None
+    assert login_result(srv, second, 'pw-second') == 'not-authorized'
+    assert login_result(srv, first, 'pw-first') is None
