@@ -1,13 +1,15 @@
 // RFC 6120 §4 (XML streams) and §11 (XML usage): push parser for XMPP streams on expat.
 //
 // How input reaches expat. Expat re-tokenizes an incomplete token from its first byte every
-// time more input arrives, so a 256 KiB start tag fed one byte at a time would cost ~3*10^10
-// byte scans (CVE-2023-52425). Expat's own remedy, reparse deferral, delays callbacks until
-// more input arrives, which an interactive protocol cannot accept: a stanza must be handled
-// when its last byte is received. So deferral is disabled and a small scanner (token_scanner)
-// runs ahead of expat instead: character data is handed to expat at once, markup only once
-// its closing '>' has arrived. Expat then never re-scans a large token, callbacks fire as soon
-// as the input allows, and every byte is scanned a bounded number of times.
+// time more input arrives, so a 100 KiB start tag fed one byte at a time takes ~20 s of CPU
+// (CVE-2023-52425). Expat's own remedy, reparse deferral, delays callbacks until more input
+// arrives, which an interactive protocol cannot accept: a stanza must be handled when its
+// last byte is received. So deferral is disabled and a small scanner (token_scanner) runs
+// ahead of expat instead: character data is handed to expat at once, markup only once its
+// closing '>' has arrived. Expat then never re-scans a large token, callbacks fire as soon as
+// the input allows, and every byte is scanned a bounded number of times. The scanner also
+// evens out two places where expat's result depends on how its input was split (the first
+// two bytes of a stream, and "]]>" in character data); see token_scanner::scan.
 //
 // Limits are enforced on the raw byte stream: expat is never given a byte beyond the current
 // limit position (the stanza's first byte + max_stanza_bytes, or max_header_bytes before the
@@ -21,6 +23,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <new>
 #include <stdexcept>
@@ -89,13 +92,15 @@ bool iequals_ascii(std::string_view a, std::string_view b) {
 // DTD (billion laughs and other entity tricks) never reaches expat at all.
 class token_scanner {
  public:
-  enum class outcome { reached_end, paused, restricted, not_utf8 };
+  enum class outcome { reached_end, paused, split, restricted, not_utf8 };
 
   void reset() { *this = token_scanner(); }
 
   uint64_t pos() const { return pos_; }
   bool in_token() const { return state_ != state::text; }
   uint64_t token_start() const { return tok_start_; }
+  // After outcome::split: the offset of the ']' that must begin a new XML_Parse call.
+  uint64_t split_at() const { return split_at_; }
   // Everything before this offset can be given to expat without splitting a markup token.
   // Expat sees nothing before the first two bytes are checked (see the scan's prologue).
   uint64_t boundary() const {
@@ -125,8 +130,16 @@ class token_scanner {
     while (i < end) {
       switch (state_) {
         case state::text: {
-          while (i < end && at(i) != '<' && at(i) != '&') ++i;
+          i = find_markup(base + (i - base_off), end - i) + i;
           if (i == end) break;
+          if (at(i) == ']') {
+            // Given "text]]>" in one call, expat reports a single invalid token and drops the
+            // text; given the text first, it reports the text (at depth 1: text at stream
+            // level). Starting each ']' in a new call makes that independent of chunking.
+            split_at_ = i;
+            pos_ = i + 1;
+            return outcome::split;
+          }
           if (!token_limit_applied) {
             token_limit_applied = true;
             uint64_t cap = sat_add(i, token_limit);
@@ -167,7 +180,7 @@ class token_scanner {
           break;
         }
         case state::tag:
-          while (i < end && at(i) != '>' && at(i) != '\'' && at(i) != '"') ++i;
+          i = find_tag_delimiter(base + (i - base_off), end - i) + i;
           if (i == end) break;
           if (at(i) == '>') {
             ++i;
@@ -184,8 +197,12 @@ class token_scanner {
         case state::tag_sq:
         case state::tag_dq: {
           const char q = state_ == state::tag_sq ? '\'' : '"';
-          while (i < end && at(i) != q) ++i;
-          if (i == end) break;
+          const void* hit = std::memchr(base + (i - base_off), q, end - i);
+          if (!hit) {
+            i = end;
+            break;
+          }
+          i = static_cast<uint64_t>(static_cast<const char*>(hit) - base) + base_off;
           ++i;
           state_ = state::tag;
           break;
@@ -245,6 +262,21 @@ class token_scanner {
  private:
   enum class state : uint8_t { text, ref, lt, tag, tag_sq, tag_dq, bang, cdata, decl_open, decl };
 
+  // Offset of the first '<', '&' or ']' in p[0, n), or n. Character data is the bulk of
+  // most streams, so this uses memchr.
+  static uint64_t find_markup(const char* p, uint64_t n) {
+    for (char c : {'<', '&', ']'})
+      if (const void* hit = std::memchr(p, c, n))
+        n = static_cast<uint64_t>(static_cast<const char*>(hit) - p);
+    return n;
+  }
+  // Offset of the first '>', '\'' or '"' in p[0, n), or n.
+  static uint64_t find_tag_delimiter(const char* p, uint64_t n) {
+    for (uint64_t k = 0; k < n; ++k)
+      if (p[k] == '>' || p[k] == '\'' || p[k] == '"') return k;
+    return n;
+  }
+
   static bool is_ref_char(char c) {
     const auto u = static_cast<unsigned char>(c);
     return (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') ||
@@ -262,6 +294,7 @@ class token_scanner {
 
   uint64_t pos_ = 0;
   uint64_t tok_start_ = 0;
+  uint64_t split_at_ = 0;
   state state_ = state::text;
   uint8_t match_ = 0;
   unsigned char prefix_[3] = {};  // the stream's first bytes
@@ -271,6 +304,9 @@ class token_scanner {
 
 struct stream_parser::impl {
   impl(stream_handler& h, parser_limits l) : handler(h), limits(l) {
+    // A zero-byte stanza limit would stop the scanner before a token's first byte without
+    // ever reaching the limit check; one byte rejects every stanza all the same.
+    limits.max_stanza_bytes = std::max<size_t>(limits.max_stanza_bytes, 1);
     parser = XML_ParserCreateNS("UTF-8", ns_separator);
     if (!parser) throw std::bad_alloc();
     XML_SetReturnNSTriplet(parser, XML_TRUE);
@@ -392,7 +428,9 @@ struct stream_parser::impl {
       // A restricted construct: first let expat judge everything before it, so that an
       // earlier error or the end of the stream takes precedence, as it would byte by byte.
       uint64_t upto = how == token_scanner::outcome::restricted ? scanner.token_start()
-                                                                   : scanner.boundary();
+                      : how == token_scanner::outcome::split
+                          ? std::min(scanner.split_at(), scanner.boundary())
+                          : scanner.boundary();
       give_to_expat(upto);
       if (halted) return after_halt();
       if (how == token_scanner::outcome::not_utf8) {
@@ -404,8 +442,8 @@ struct stream_parser::impl {
              "comments, processing instructions and DTDs are not allowed (RFC 6120 §11.1)");
         return report();
       }
+      if (how == token_scanner::outcome::paused || how == token_scanner::outcome::split) continue;
       if (scanner.pos() == total) break;
-      if (how == token_scanner::outcome::paused) continue;
       bool pause;
       uint64_t token_limit;
       if (limit_pos(pause, token_limit) > scanner.pos()) continue;  // e.g. the stanza closed

@@ -466,6 +466,8 @@ TEST(StreamParserErrors, TextAtStreamLevel) {
   expect_error(header + "<presence/> x", parse_error::text_at_stream_level);
   expect_error(header + "&amp;", parse_error::text_at_stream_level);
   expect_error(header + "<![CDATA[x]]>", parse_error::text_at_stream_level);
+  expect_error(header + "xy]]>", parse_error::text_at_stream_level);  // found by fuzzing
+  expect_error(header + "  ]]>", parse_error::not_well_formed);
   // Whitespace-only CDATA and character references are still whitespace.
   auto ok = run_whole(header + "<![CDATA[ ]]>&#32;<presence/>");
   EXPECT_TRUE(ok.ok);
@@ -546,6 +548,15 @@ TEST(StreamParserErrors, HeaderTooLarge) {
   expect_error(std::string(300, ' '), parse_error::stanza_too_large, limits);
   auto res = run_whole(header + "<presence/>", limits);
   EXPECT_TRUE(res.ok);
+}
+
+TEST(StreamParserErrors, ZeroLimitsRejectInsteadOfHanging) {
+  parser_limits limits;
+  limits.max_stanza_bytes = 0;
+  expect_error(header + "<a/>", parse_error::stanza_too_large, limits);
+  limits = {};
+  limits.max_header_bytes = 0;
+  expect_error(header, parse_error::stanza_too_large, limits);
 }
 
 TEST(StreamParserErrors, NoCallbacksAfterError) {
