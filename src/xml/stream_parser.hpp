@@ -15,7 +15,7 @@ namespace starling::xml {
 enum class parse_error {
   not_well_formed,       // <not-well-formed/> (RFC 6120 §4.9.3.13)
   restricted_xml,        // DTD, entity declaration, PI, comment (RFC 6120 §11.1) -> <restricted-xml/>
-  unsupported_encoding,  // XML declaration names an encoding other than UTF-8 -> <unsupported-encoding/>
+  unsupported_encoding,  // not UTF-8 (declared, UTF-16 BOM or NUL bytes) -> <unsupported-encoding/>
   stanza_too_large,      // a top-level element exceeded limits.max_stanza_bytes -> <policy-violation/>
   too_deep,              // nesting beyond limits.max_depth -> <policy-violation/>
   text_at_stream_level,  // non-whitespace character data between stanzas -> <bad-format/>
@@ -24,6 +24,7 @@ std::string_view to_string(parse_error e);
 
 struct parser_limits {
   size_t max_stanza_bytes = 256 * 1024;  // bytes of input from a stanza's '<' to its end
+                                         // (also bounds markup pending between stanzas)
   size_t max_depth = 32;                 // element depth counted from the stream root (root = 1)
   size_t max_header_bytes = 8 * 1024;    // bytes before the stream header is complete
 };
@@ -56,16 +57,24 @@ class stream_parser {
   stream_parser& operator=(const stream_parser&) = delete;
 
   // Feeds bytes. Callbacks run synchronously from inside feed(). Returns false once an error
-  // was reported (further input is ignored until reset()). It is safe to call reset() or to
-  // destroy nothing from within a callback; the handler may call stop() to make feed() return
-  // early after the current element (used when the stream must restart after STARTTLS/SASL,
-  // so that bytes after the restart point are not parsed with the old parser).
+  // was reported (further input is ignored until reset()). The callbacks and the error are the
+  // same however the input is split into feed() calls; a stanza is reported by the feed() that
+  // delivers its last byte. An error inside markup that is still incomplete (a tag without its
+  // '>') is reported once that markup is complete or a size limit is reached.
+  // From a callback the handler may call stop() or reset(), but must not call feed() (throws
+  // std::logic_error) or destroy the parser. An exception thrown by a callback propagates out
+  // of feed(); the parser is then failed (without on_parse_error) until reset().
+  // After on_stream_close() the rest of the input is ignored (RFC 6120 §4.4).
   bool feed(std::string_view data);
   // Makes the current feed() return after the current callback; unparsed input is kept and
-  // returned by take_unparsed() (bytes the peer pipelined after e.g. <starttls/>).
+  // returned by take_unparsed() (bytes the peer pipelined after e.g. <starttls/>). Called
+  // between feeds, it keeps the bytes of an incomplete token not yet parsed. Until reset(),
+  // later feed() calls only append to the unparsed bytes and return true.
   void stop();
   std::string take_unparsed();
-  // Fresh parser state for a stream restart (RFC 6120 §4.3.3).
+  // Fresh parser state for a stream restart (RFC 6120 §4.3.3). Bytes kept by stop() stay
+  // available to take_unparsed(). Called from a callback, it acts like stop() followed by a
+  // reset once the callback returns, so the restarted stream begins with take_unparsed().
   void reset();
   bool failed() const;
 
