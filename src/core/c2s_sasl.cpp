@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "core/accounts.hpp"
 #include "core/c2s_session.hpp"
 #include "core/server.hpp"
 #include "precis/precis.hpp"
@@ -183,13 +184,10 @@ asio::awaitable<void> c2s_session::handle_sasl(xml::element el) {
     if (user && password) {
       auto acc = co_await srv_.db().accounts().get(host_, *user);
       if (acc) {
-        for (const auto& c : acc->credentials) {
-          auto derived = co_await srv_.offload([c, pw = *password] {
-            return sasl::derive_credentials(c.alg, pw, c.salt, c.iterations);
-          });
-          ok = sasl::equal_consttime(derived.stored_key, c.stored_key);
-          break;
-        }
+        // Named job, not a temporary in the co_await expression (g++ 12 destroys such
+        // temporaries twice).
+        auto job = [creds = acc->credentials, pw = *password] { return verify_password(creds, pw); };
+        ok = co_await srv_.offload(std::move(job));
       }
     }
     if (!ok) {

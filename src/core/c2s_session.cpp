@@ -367,14 +367,17 @@ void c2s_session::close(std::optional<stream_condition> error, std::string_view 
   }
   send_raw("</stream:stream>");
   // RFC 6120 §4.4: wait for the peer's closing tag, but not forever.
-  asio::co_spawn(executor_, [self = shared_from_this()]() -> asio::awaitable<void> {
-    co_await self->flush();
-    asio::steady_timer t(self->executor_);
-    t.expires_after(self->srv_.cfg().limit.close_timeout);
-    error_code ec;
-    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    self->finish();
-  }, asio::detached);
+  asio::co_spawn(executor_, [self = shared_from_this()] { return self->linger(); }, asio::detached);
+}
+
+asio::awaitable<void> c2s_session::linger() {
+  auto self = shared_from_this();
+  co_await flush();
+  asio::steady_timer t(executor_);
+  t.expires_after(srv_.cfg().limit.close_timeout);
+  error_code ec;
+  co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  finish();
 }
 
 void c2s_session::finish() {

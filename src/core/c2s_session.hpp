@@ -96,6 +96,7 @@ class c2s_session : public std::enable_shared_from_this<c2s_session>, private xm
   boost::asio::awaitable<void> run();
   boost::asio::awaitable<void> write_loop();
   boost::asio::awaitable<void> flush();
+  boost::asio::awaitable<void> linger();
   boost::asio::awaitable<void> handle_header(const xml::stream_header& h);
   boost::asio::awaitable<void> handle_element(xml::element el);
   boost::asio::awaitable<void> handle_starttls();

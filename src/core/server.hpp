@@ -2,7 +2,10 @@
 // The server: owns configuration, network threads, TLS contexts, storage, the session manager,
 // the router's tables and the loaded modules. Modules reach everything through this object.
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
@@ -90,12 +93,27 @@ class server {
   bool deliver_to_full(const jid& to, const xml::element& stanza);
 
   // Runs CPU-heavy work (PBKDF2) on the worker pool and resumes on the caller's executor.
+  // (No coroutine lambda with captures here: GCC 12 mis-handles their closure lifetime.)
   template <class F>
   auto offload(F f) -> boost::asio::awaitable<decltype(f())> {
     using R = decltype(f());
-    co_return co_await boost::asio::co_spawn(
-        cpu_pool_, [f = std::move(f)]() mutable -> boost::asio::awaitable<R> { co_return f(); },
-        boost::asio::use_awaitable);
+    return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(std::exception_ptr, R)>(
+        [this](auto handler, F fn) {
+          boost::asio::post(cpu_pool_, [handler = std::move(handler), fn = std::move(fn)]() mutable {
+            std::exception_ptr error;
+            R result{};
+            try {
+              result = fn();
+            } catch (...) {
+              error = std::current_exception();
+            }
+            auto ex = boost::asio::get_associated_executor(handler);
+            boost::asio::dispatch(ex, [handler = std::move(handler), error, result = std::move(result)]() mutable {
+              std::move(handler)(error, std::move(result));
+            });
+          });
+        },
+        boost::asio::use_awaitable, std::move(f));
   }
 
   // Connection accounting per IP (limits.max_connections_per_ip).

@@ -83,7 +83,8 @@ class iq_auth_module : public module {
     if (user && prepared) {
       auto acc = co_await req.srv.db().accounts().get(s->host(), *user);
       if (acc) {
-        ok = co_await req.srv.offload([creds = acc->credentials, pw = *prepared] { return verify_password(creds, pw); });
+        auto job = [creds = acc->credentials, pw = *prepared] { return verify_password(creds, pw); };
+        ok = co_await req.srv.offload(std::move(job));
       }
     }
     if (!ok) {

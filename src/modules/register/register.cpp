@@ -94,7 +94,8 @@ class register_module : public module {
     acc.host = s->host();
     acc.user = *user;
     acc.created = std::time(nullptr);
-    acc.credentials = co_await req.srv.offload([pw = *password, iterations] { return make_credentials(pw, iterations); });
+    auto job = [pw = *password, iterations] { return make_credentials(pw, iterations); };
+    acc.credentials = co_await req.srv.offload(std::move(job));
     auto result = co_await req.srv.db().accounts().create(std::move(acc));
     if (result == storage::write_result::exists) {
       error(req, stanza_condition::conflict, "This username is taken");  // §3.1
@@ -155,7 +156,8 @@ class register_module : public module {
       co_return;
     }
     uint32_t iterations = req.srv.cfg().auth.scram_iterations;
-    auto creds = co_await req.srv.offload([pw = *password, iterations] { return make_credentials(pw, iterations); });
+    auto job = [pw = *password, iterations] { return make_credentials(pw, iterations); };
+    auto creds = co_await req.srv.offload(std::move(job));
     auto res = co_await req.srv.db().accounts().set_credentials(bare.domain(), bare.local(), std::move(creds));
     if (res != storage::write_result::ok) {
       error(req, stanza_condition::internal_server_error);
