@@ -305,11 +305,7 @@ class loader {
       if (!prepared) {
         errors_.add(at, fmt::format("[[host]] name = {} is not a valid domain name; expected {}",
                                     table_reader::quote(name),
-                                    has_precis_domains()
-                                        ? "a domain such as \"example.org\" or an IP literal (RFC 7622 §3.2)"
-                                        : "an ASCII domain such as \"example.org\" (letters, digits "
-                                          "and inner hyphens, labels up to 63 bytes, 253 in all) "
-                                          "or an IP literal"));
+                                    "a domain such as \"example.org\" or an IP literal (RFC 7622 §3.2)"));
         continue;
       }
       host.name = *prepared;

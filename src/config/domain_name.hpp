@@ -7,12 +7,8 @@
 namespace starling::config {
 
 // The RFC 7622 §3.2 prepared form of a domainpart, or nullopt when `in` is not a valid
-// domain. Uses starling::precis::domain when it is linked into the program; otherwise a strict
-// ASCII check (see domain_name.cpp for why both exist).
+// domain (starling::precis::domain).
 std::optional<std::string> prepare_domain(std::string_view in);
-
-// Whether prepare_domain is backed by full PRECIS/IDNA (false: ASCII names only).
-bool has_precis_domains();
 
 // The ASCII (A-label) form of a prepared domain, as certificates carry it (RFC 6125 §6.4.2).
 std::optional<std::string> domain_to_ascii(std::string_view prepared);
