@@ -114,7 +114,12 @@ asio::awaitable<void> c2s_session::handle_sasl(xml::element el) {
     std::string_view name = el.attr_or("mechanism");
     auto offered = offered_mechanisms();
     if (std::find(offered.begin(), offered.end(), name) == offered.end()) {
-      sasl_fail(sasl::failure::invalid_mechanism);  // RFC 6120 §6.5.7
+      const mechanism_info* known = find_mechanism(name);
+      // RFC 6120 §6.5.4: an enabled mechanism that needs TLS, asked for without it.
+      if (known && !conn_.is_tls() && enabled(cfg, name) && (!known->scram ? cfg.auth.allow_plain : known->plus))
+        sasl_fail(sasl::failure::encryption_required);
+      else
+        sasl_fail(sasl::failure::invalid_mechanism);  // RFC 6120 §6.5.7
       co_return;
     }
     if (!srv_.auth_failures_ip().allowed(remote_ip())) {

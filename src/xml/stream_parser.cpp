@@ -393,6 +393,13 @@ struct stream_parser::impl {
       return true;
     }
     if (closed || data.empty()) return true;
+    if (total == 0) {
+      // Whitespace keepalives (RFC 6120 §4.6.1) may arrive between a stream restart and the
+      // new stream's prolog, where XML forbids anything before the declaration: skip them.
+      size_t first = data.find_first_not_of(" \t\r\n");
+      if (first == std::string_view::npos) return true;
+      data.remove_prefix(first);
+    }
     base = total;
     total += data.size();
     input = data;

@@ -403,7 +403,8 @@ TEST(StreamParserErrors, ProcessingInstructionIsRestricted) {
   expect_error("<?xml-stylesheet href='a'?><stream:stream/>", parse_error::restricted_xml);
   // The XML declaration is only allowed at the start (a restart must not send it mid-stream).
   expect_error(header + "<?xml version='1.0'?>", parse_error::restricted_xml);
-  expect_error(" <?xml version='1.0'?><stream:stream/>", parse_error::restricted_xml);
+  // (Whitespace before the declaration is skipped as a keepalive: see StreamParserKeepalive.)
+  expect_error("<stream:stream/><?xml version='1.0'?>", parse_error::restricted_xml);
 }
 
 TEST(StreamParserErrors, CommentIsRestricted) {
@@ -545,7 +546,8 @@ TEST(StreamParserErrors, HeaderTooLarge) {
   expect_error("<stream:stream to='" + std::string(300, 'x') + "'>", parse_error::stanza_too_large,
                limits);
   expect_error("<stream:stream" + std::string(300, ' '), parse_error::stanza_too_large, limits);
-  expect_error(std::string(300, ' '), parse_error::stanza_too_large, limits);
+  // Leading whitespace is a keepalive, skipped without buffering, so it is not counted.
+  expect_error(std::string(300, ' ') + "<stream:stream" + std::string(300, ' '), parse_error::stanza_too_large, limits);
   auto res = run_whole(header + "<presence/>", limits);
   EXPECT_TRUE(res.ok);
 }
@@ -581,3 +583,20 @@ TEST(StreamParserErrors, ErrorNames) {
 
 }  // namespace
 }  // namespace starling::xml
+
+// RFC 6120 §4.6.1: a keepalive can fall between a stream restart and the new header.
+TEST(StreamParserKeepalive, WhitespaceBeforeTheProlog) {
+  struct h : starling::xml::stream_handler {
+    int opens = 0, errors = 0;
+    void on_stream_open(starling::xml::stream_header) override { ++opens; }
+    void on_element(starling::xml::element) override {}
+    void on_stream_close() override {}
+    void on_parse_error(starling::xml::parse_error, std::string_view) override { ++errors; }
+  } handler;
+  starling::xml::stream_parser p(handler);
+  EXPECT_TRUE(p.feed(" \r\n"));
+  EXPECT_TRUE(p.feed("\t <?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+                     "xmlns:stream='http://etherx.jabber.org/streams' to='x' version='1.0'>"));
+  EXPECT_EQ(handler.opens, 1);
+  EXPECT_EQ(handler.errors, 0);
+}
