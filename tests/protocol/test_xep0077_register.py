@@ -140,7 +140,8 @@ def test_xep0077_3_2_cancel_registration(server):
     # §3.2: the server SHOULD send <not-authorized/> and terminate all sessions of the account.
     cond = other.expect_stream_error()
     assert cond == 'not-authorized', tostr(other.last_stream_error)
-    c.wait_eof()
+    cond = c.expect_stream_error()
+    assert cond == 'not-authorized', tostr(c.last_stream_error)
     assert login_result(server, user, 'bye-pw') == 'not-authorized'
 
 
