@@ -232,14 +232,15 @@ def test_rfc6120_4_7_5_no_version_no_features(server):
 def test_rfc6120_4_6_1_whitespace_keepalives_anywhere(server):
     c = server.client()
     ws = ' \n\t \r\n '
-    # (Not directly before a new stream header: an XML declaration must be the first bytes
-    # of the document, so whitespace is sent only inside streams.)
+    # Also directly before restarted stream headers: a keepalive timer can fire at any time.
     c.open()
     c.send(ws)
     c.starttls()
+    c.send(ws)
     c.open()
     c.send(ws)
     c.authenticate('bob', server.password)
+    c.send(ws)
     c.open()
     c.send(ws)
     jid = c.bind('ws')
@@ -316,4 +317,12 @@ def test_rfc6120_starttls_port_abrupt_close(server):
     c.close()  # gone before the TLS handshake
     time.sleep(0.3)
     assert server.alive(), server.log_tail()
+    server.assert_accepts_login()
+
+
+def test_rfc6120_4_9_3_24_unsupported_stanza_type(server):
+    c = server.login('erin', resource='unsupported')
+    c.send_tolerant("<presents xmlns='jabber:client'/>")
+    cond = c.expect_stream_error()
+    assert cond == 'unsupported-stanza-type', tostr(c.last_stream_error)
     server.assert_accepts_login()
