@@ -69,3 +69,25 @@ def test_rfc6120_7_bound_jid_is_usable(server):
     m = b.recv_stanza(lambda e: e.tag == q(NS_CLIENT, 'message'))
     assert m.get('from') == 'alice@localhost/a1', tostr(m)
     assert m.findtext(q(NS_CLIENT, 'body')) == 'hi bob'
+
+
+def test_rfc6120_7_7_2_2_resource_conflict_reject(server_factory):
+    srv = server_factory.start('conflict-reject', {'auth': {'resource_conflict': 'reject'}})
+    old = srv.login('bob', resource='desk')
+    new = _authenticated(srv, 'bob')
+    r = new.iq("<bind xmlns='%s'><resource>desk</resource></bind>" % NS_BIND, type='set')
+    assert r.get('type') == 'error', tostr(r)
+    assert stanza_error(r)[:2] == ('cancel', 'conflict'), tostr(r)
+    # The existing session is untouched.
+    p = old.iq("<ping xmlns='urn:xmpp:ping'/>", to='localhost')
+    assert p.get('type') == 'result', tostr(p)
+
+
+def test_rfc6120_7_7_2_2_resource_conflict_random(server_factory):
+    srv = server_factory.start('conflict-random', {'auth': {'resource_conflict': 'random'}})
+    old = srv.login('bob', resource='desk')
+    new = _authenticated(srv, 'bob')
+    jid = new.bind('desk')
+    assert jid.startswith('bob@localhost/') and jid != 'bob@localhost/desk', jid
+    p = old.iq("<ping xmlns='urn:xmpp:ping'/>", to='localhost')
+    assert p.get('type') == 'result', tostr(p)

@@ -374,3 +374,24 @@ def test_rfc6120_13_9_4_plain_never_without_tls(server_factory):
     assert r.ok and r.verified, tostr(r.elem)
     c.open()
     assert c.bind('cleartext') == 'alice@localhost/cleartext'
+
+
+# ---- §6.3.8 / §6.5.6: authorization identity
+
+def test_rfc6120_6_3_8_authzid_own_bare_jid_accepted(server):
+    c = _fresh(server)
+    r = c.auth_scram('alice', server.password, 'SHA-256', gs2_header='n,a=alice@localhost,')
+    assert r.ok and r.verified, tostr(r.elem)
+    c.open()
+    assert c.bind('authzid') == 'alice@localhost/authzid'
+
+
+@pytest.mark.parametrize('mech', ['PLAIN', 'SCRAM-SHA-256'])
+def test_rfc6120_6_5_6_invalid_authzid(server, mech):
+    c = _fresh(server)
+    if mech == 'PLAIN':
+        r = c.auth_plain('alice', server.password, authzid='bob@localhost')
+    else:
+        r = c.auth_scram('alice', server.password, 'SHA-256', gs2_header='n,a=bob@localhost,')
+    assert not r.ok, 'alice authenticated as bob: %s' % tostr(r.elem)
+    assert r.condition == 'invalid-authzid', tostr(r.elem)
