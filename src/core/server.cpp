@@ -33,6 +33,10 @@ server::~server() {
   if (db_) db_->close();
 }
 
+void server::add_migrations(std::vector<storage::migration> m) {
+  for (auto& x : m) migrations_.push_back(std::move(x));
+}
+
 bool server::is_local_host(std::string_view domain) const { return cfg_.find_host(domain) != nullptr; }
 
 bool server::reload_tls() {
@@ -61,8 +65,8 @@ bool server::start() {
     spdlog::error("storage backend {} is not available", cfg_.storage.backend);
     return false;
   }
-  db_ = storage::open_sqlite(cfg_.resolve(cfg_.storage.path), error);
-  if (!db_ || !db_->migrate({}, error)) {
+  db_ = storage::open_sqlite_database(cfg_.resolve(cfg_.storage.path), {}, error);
+  if (!db_) {
     spdlog::error("storage: {}", error);
     return false;
   }
@@ -71,6 +75,11 @@ bool server::start() {
     m->start(*this);
     spdlog::debug("module {} started", entry.name);
     modules_.push_back(std::move(m));
+  }
+  // Schema steps of the modules, each versioned per module (storage/sqlite.hpp).
+  if (!db_->migrate(migrations_, error)) {
+    spdlog::error("storage: {}", error);
+    return false;
   }
   io_ = std::make_unique<net::io_pool>(cfg_.threads);
   for (const auto& l : cfg_.listeners) {
@@ -218,6 +227,7 @@ asio::awaitable<void> server::route(xml::element stanza, c2s_session* origin) {
     co_return;
   }
 
+  if (hooks_.inbound_stanza.run(stanza, *to) == hook_result::stop) co_return;
   if (kind == "iq" && to->is_bare()) {
     co_await route_iq(std::move(stanza), origin, *from, *to);
     co_return;

@@ -26,6 +26,7 @@
 #include "core/stanza.hpp"
 #include "net/io_pool.hpp"
 #include "net/tls_store.hpp"
+#include "storage/sqlite.hpp"
 #include "storage/storage.hpp"
 
 namespace starling {
@@ -53,6 +54,14 @@ struct server_hooks {
   hook<xml::element&, c2s_session*> server_stanza;
   // An account was deleted (modules remove their data).
   hook<const jid& /*bare*/> account_removed;
+  // Any stanza about to be handled for a local account (to a bare or full JID of a local
+  // user, any kind, from a local or remote sender), before IQ handlers and delivery: privacy
+  // lists and blocking (XEP-0016, XEP-0191) filter here. Return stop if the stanza was dealt
+  // with (dropped or bounced).
+  hook<xml::element&, const jid& /*to*/> inbound_stanza;
+  // A session sent its initial presence (RFC 6121 §4.2), after the presence module handled it:
+  // offline messages are delivered here (XEP-0160).
+  hook<c2s_session&> initial_presence;
 };
 
 class server {
@@ -71,6 +80,11 @@ class server {
   const config::server_config& cfg() const { return cfg_; }
   bool is_local_host(std::string_view domain) const;
   storage::database& db() { return *db_; }
+  // Module stores run their SQL here (storage/sqlite.hpp: run(), read(), migrations); every
+  // module keeps its own store interface so that other backends can implement it.
+  storage::sqlite_database& sqlite() { return *db_; }
+  // Registers a module's schema steps; call from module::start().
+  void add_migrations(std::vector<storage::migration> m);
   session_manager& sessions() { return sessions_; }
   iq_table& iq() { return iq_; }
   disco_registry& disco() { return disco_; }
@@ -129,7 +143,8 @@ class server {
   std::unique_ptr<net::io_pool> io_;
   boost::asio::thread_pool cpu_pool_;
   net::tls_store tls_;
-  std::unique_ptr<storage::database> db_;
+  std::unique_ptr<storage::sqlite_database> db_;
+  std::vector<storage::migration> migrations_;
   session_manager sessions_;
   iq_table iq_;
   disco_registry disco_;

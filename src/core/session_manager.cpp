@@ -5,8 +5,8 @@ namespace starling {
 std::shared_ptr<c2s_session> session_manager::add(const jid& full, const std::shared_ptr<c2s_session>& s) {
   std::lock_guard lock(mutex_);
   auto& res = by_bare_[full.bare_str()];
-  auto [it, inserted] = res.try_emplace(full.resource(), s);
-  if (!inserted) return it->second;
+  auto [it, inserted] = res.try_emplace(full.resource(), entry{s});
+  if (!inserted) return it->second.session;
   ++count_;
   return nullptr;
 }
@@ -14,8 +14,8 @@ std::shared_ptr<c2s_session> session_manager::add(const jid& full, const std::sh
 std::shared_ptr<c2s_session> session_manager::replace(const jid& full, const std::shared_ptr<c2s_session>& s) {
   std::lock_guard lock(mutex_);
   auto& slot = by_bare_[full.bare_str()][full.resource()];
-  auto old = std::move(slot);
-  slot = s;
+  auto old = std::move(slot.session);
+  slot = entry{s};
   if (!old) ++count_;
   return old;
 }
@@ -26,7 +26,7 @@ void session_manager::remove(const jid& full, const c2s_session* s) {
   if (it == by_bare_.end()) return;
   auto r = it->second.find(full.resource());
   // Only the holder removes itself: a replaced session must not unregister its successor.
-  if (r == it->second.end() || r->second.get() != s) return;
+  if (r == it->second.end() || r->second.session.get() != s) return;
   it->second.erase(r);
   --count_;
   if (it->second.empty()) by_bare_.erase(it);
@@ -37,7 +37,7 @@ std::shared_ptr<c2s_session> session_manager::find(const jid& full) const {
   auto it = by_bare_.find(full.bare_str());
   if (it == by_bare_.end()) return nullptr;
   auto r = it->second.find(full.resource());
-  return r == it->second.end() ? nullptr : r->second;
+  return r == it->second.end() ? nullptr : r->second.session;
 }
 
 std::vector<std::shared_ptr<c2s_session>> session_manager::find_bare(const jid& bare) const {
@@ -46,7 +46,27 @@ std::vector<std::shared_ptr<c2s_session>> session_manager::find_bare(const jid& 
   auto it = by_bare_.find(bare.bare_str());
   if (it == by_bare_.end()) return out;
   out.reserve(it->second.size());
-  for (auto& [_, s] : it->second) out.push_back(s);
+  for (auto& [_, e] : it->second) out.push_back(e.session);
+  return out;
+}
+
+void session_manager::set_presence(const jid& full, bool available, int priority) {
+  std::lock_guard lock(mutex_);
+  auto it = by_bare_.find(full.bare_str());
+  if (it == by_bare_.end()) return;
+  auto r = it->second.find(full.resource());
+  if (r == it->second.end()) return;
+  r->second.available = available;
+  r->second.priority = priority;
+}
+
+std::vector<resource_info> session_manager::resources(const jid& bare) const {
+  std::vector<resource_info> out;
+  std::lock_guard lock(mutex_);
+  auto it = by_bare_.find(bare.bare_str());
+  if (it == by_bare_.end()) return out;
+  out.reserve(it->second.size());
+  for (auto& [res, e] : it->second) out.push_back({bare.with_resource(res), e.session, e.available, e.priority});
   return out;
 }
 

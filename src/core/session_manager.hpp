@@ -13,6 +13,16 @@ namespace starling {
 
 class c2s_session;
 
+// What routing needs to know of a bound resource (RFC 6121 §8.5.2): whether it sent available
+// presence and with which priority. Kept here, under the same lock, because routing decisions
+// are made on any thread while the presence module updates it from the session's thread.
+struct resource_info {
+  jid full;
+  std::shared_ptr<c2s_session> session;
+  bool available = false;  // initial presence sent and not yet unavailable (RFC 6121 §4.2)
+  int priority = 0;        // RFC 6121 §4.7.2.3, -128..127
+};
+
 class session_manager {
  public:
   // Registers `s` under `full`. If the resource is taken, returns the session holding it
@@ -24,12 +34,21 @@ class session_manager {
   std::shared_ptr<c2s_session> find(const jid& full) const;
   std::vector<std::shared_ptr<c2s_session>> find_bare(const jid& bare) const;
   size_t resource_count(const jid& bare) const;
+  // Availability and priority of a bound resource; no-op if `full` is not bound.
+  void set_presence(const jid& full, bool available, int priority);
+  // Every bound resource of an account, with availability and priority.
+  std::vector<resource_info> resources(const jid& bare) const;
   size_t size() const;
 
  private:
   mutable std::mutex mutex_;
+  struct entry {
+    std::shared_ptr<c2s_session> session;
+    bool available = false;
+    int priority = 0;
+  };
   // bare JID string -> (resource -> session)
-  std::unordered_map<std::string, std::unordered_map<std::string, std::shared_ptr<c2s_session>>> by_bare_;
+  std::unordered_map<std::string, std::unordered_map<std::string, entry>> by_bare_;
   size_t count_ = 0;
 };
 
