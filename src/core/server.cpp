@@ -7,6 +7,7 @@
 #include <boost/asio/redirect_error.hpp>
 
 #include "core/c2s_session.hpp"
+#include "util/random.hpp"
 
 namespace starling {
 namespace asio = boost::asio;
@@ -247,9 +248,60 @@ asio::awaitable<void> server::route(xml::element stanza, c2s_session* origin) {
   if (!delivered && kind != "presence") bounce(*this, origin, stanza, stanza_condition::service_unavailable);
 }
 
+struct server::pending_iq {
+  explicit pending_iq(asio::any_io_executor ex) : timer(ex) {}
+  asio::steady_timer timer;
+  std::string peer;  // only the queried entity may answer
+  std::optional<xml::element> result;
+};
+
+asio::awaitable<std::optional<xml::element>> server::request(xml::element iq, std::chrono::milliseconds timeout) {
+  auto exec = co_await asio::this_coro::executor;
+  auto p = std::make_shared<pending_iq>(exec);
+  std::string id = "starling-" + util::random_token(16);
+  iq.set_attr("id", id);
+  auto to = jid::parse(iq.attr_or("to"));
+  if (!to) co_return std::nullopt;
+  p->peer = to->str();
+  {
+    std::lock_guard lock(pending_mutex_);
+    pending_iqs_[id] = p;
+  }
+  p->timer.expires_after(timeout);
+  // Requests go to local sessions only until federation exists.
+  if (deliver_to_full(*to, iq)) {
+    error_code ec;
+    co_await p->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  std::lock_guard lock(pending_mutex_);
+  pending_iqs_.erase(id);
+  co_return std::move(p->result);
+}
+
+bool server::complete_request(const xml::element& stanza) {
+  std::shared_ptr<pending_iq> p;
+  {
+    std::lock_guard lock(pending_mutex_);
+    auto it = pending_iqs_.find(std::string(stanza.attr_or("id")));
+    if (it == pending_iqs_.end() || it->second->peer != stanza.attr_or("from")) return false;
+    p = it->second;
+    pending_iqs_.erase(it);
+  }
+  // Wake the waiter on its own thread.
+  asio::post(p->timer.get_executor(), [p, st = stanza] {
+    p->result = st;
+    p->timer.cancel();
+  });
+  return true;
+}
+
 asio::awaitable<void> server::route_iq(xml::element stanza, c2s_session* origin, const jid& from, const jid& to) {
   std::string_view type = stanza.attr_or("type");
-  if (type != "get" && type != "set") co_return;  // results/errors to us: nobody waits for them
+  if (type != "get" && type != "set") {
+    // A result or error for the server: a request() may be waiting for it.
+    if (!to.has_local()) complete_request(stanza);
+    co_return;
+  }
   const xml::element* payload = stanza.first_element();
   if (!payload) {
     bounce(*this, origin, stanza, stanza_condition::bad_request);

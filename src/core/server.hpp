@@ -6,6 +6,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
@@ -101,6 +102,9 @@ class server {
   // Routes a stanza whose 'from' is set (RFC 6120 §10): to local sessions, to the server's
   // handlers, or back as an error. `origin` is the sending session, if local.
   boost::asio::awaitable<void> route(xml::element stanza, c2s_session* origin);
+  // Sends an IQ get/set from the server (its 'from' must be a local host JID) and waits for
+  // the result or error, or nullopt after `timeout` (used e.g. for XEP-0115 caps queries).
+  boost::asio::awaitable<std::optional<xml::element>> request(xml::element iq, std::chrono::milliseconds timeout);
   // Sends the answer to an IQ request back to its sender.
   void reply(iq_request& req, const xml::element& r);
   // Sends a stanza to the local session holding full JID `to`; false if none.
@@ -154,6 +158,11 @@ class server {
   rate_limiter auth_fail_ip_;
   rate_limiter auth_fail_account_;
   rate_limiter registrations_ip_;
+  struct pending_iq;
+  std::mutex pending_mutex_;
+  std::unordered_map<std::string, std::shared_ptr<pending_iq>> pending_iqs_;
+  // Completes a request() waiting for this result/error; false if nobody waits for it.
+  bool complete_request(const xml::element& stanza);
   std::mutex conn_mutex_;
   std::unordered_map<std::string, uint32_t> conns_per_ip_;
   std::chrono::system_clock::time_point started_at_;
