@@ -1,0 +1,85 @@
+#pragma once
+// starling-bench: options, measurements and the phase runner shared by the scenarios.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bench/client.hpp"
+
+namespace starling::bench {
+
+struct options {
+  std::string host = "127.0.0.1";
+  uint16_t port = 5222;
+  std::string domain = "localhost";
+  tls_mode tls = tls_mode::starttls;
+  std::string mechanism = "SCRAM-SHA-1";
+  size_t users = 100;
+  size_t user_offset = 0;  // first account number
+  std::string user_prefix = "bench";
+  std::string password = "bench-pw";
+  bool do_register = false;
+  std::vector<std::string> scenarios{"login"};
+  double duration = 10;  // seconds per phase
+  std::vector<double> rates{1000};  // offered messages/s, one phase each
+  double connections_per_second = 0;  // 0: unlimited
+  size_t concurrency = 0;  // login: parallel login loops (0: one per user); setup: in flight
+  int server_pid = 0;
+  std::string json_path;
+  size_t threads = 1;
+  size_t body_bytes = 100;
+  double drain_timeout = 5;  // seconds to wait for messages in flight after sending stops
+  double timeout = 10;       // seconds per login before it counts as failed
+};
+
+// Server process counters from /proc (Linux).
+struct proc_sample {
+  bool valid = false;
+  double cpu_s = 0;      // utime + stime
+  uint64_t rss_kb = 0;   // VmRSS
+};
+proc_sample sample_process(int pid);
+
+// Generator's own CPU (getrusage RUSAGE_SELF), seconds.
+double self_cpu_seconds();
+
+// Latency percentiles in milliseconds from microsecond samples (sorts them).
+struct latency_summary {
+  size_t count = 0;
+  double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0, mean = 0;
+};
+latency_summary summarize(std::vector<uint32_t>& samples_us);
+
+struct phase_result {
+  std::string name;      // "register", "login", "idle", "messages@1000"
+  std::string scenario;
+  double wall_s = 0;
+  uint64_t ops = 0;      // logins, registrations, sessions, delivered messages
+  uint64_t errors = 0;
+  std::string first_error;
+  double ops_per_s = 0;
+  latency_summary latency;
+  // messages
+  double offered_rate = 0;
+  uint64_t sent = 0;
+  uint64_t delivered = 0;
+  double send_rate = 0;
+  double delivered_rate = 0;
+  double delivery_ratio = 0;
+  // idle
+  uint64_t sessions = 0;
+  // server and generator cost
+  proc_sample server_before, server_after;
+  double server_cpu_s = 0;
+  double client_cpu_s = 0;
+};
+
+// Runs the scenarios in order; returns every phase.
+std::vector<phase_result> run(const options& opts);
+
+void print_table(const std::vector<phase_result>& results, bool server_measured);
+bool write_json(const std::string& path, const options& opts,
+                const std::vector<phase_result>& results, std::string& error);
+
+}  // namespace starling::bench

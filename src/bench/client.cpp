@@ -1,0 +1,456 @@
+#include "bench/client.hpp"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+
+#include <array>
+#include <fmt/format.h>
+
+#include "util/base64.hpp"
+
+namespace starling::bench {
+
+namespace {
+
+constexpr auto as_tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+
+constexpr std::string_view ns_tls = "urn:ietf:params:xml:ns:xmpp-tls";
+constexpr std::string_view ns_sasl = "urn:ietf:params:xml:ns:xmpp-sasl";
+constexpr std::string_view ns_bind = "urn:ietf:params:xml:ns:xmpp-bind";
+constexpr std::string_view ns_session = "urn:ietf:params:xml:ns:xmpp-session";
+constexpr std::string_view ns_stanzas = "urn:ietf:params:xml:ns:xmpp-stanzas";
+
+// Socket reads land here, then go straight into OpenSSL or the parser: one buffer per
+// thread instead of one per connection (each thread owns one io_context).
+std::array<char, 64 * 1024>& read_buffer() {
+  thread_local std::array<char, 64 * 1024> buf;
+  return buf;
+}
+
+std::string xml_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '\'': out += "&apos;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+// First child element's local name, e.g. the condition of a SASL <failure/>.
+std::string first_child_name(const xml::element& el) {
+  const xml::element* c = el.first_element();
+  return c ? c->name() : std::string("?");
+}
+
+}  // namespace
+
+SSL_CTX* make_client_tls_context() {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (!ctx) return nullptr;
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_COMPRESSION);
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  // Fewer, smaller allocations per connection.
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  return ctx;
+}
+
+xmpp_client::xmpp_client(asio::io_context& io, const target& t, SSL_CTX* ctx)
+    : io_(io), target_(t), ctx_(ctx), sock_(io), deadline_(io), parser_(*this) {}
+
+xmpp_client::~xmpp_client() {
+  if (ssl_) SSL_free(ssl_);  // frees both BIOs
+}
+
+bool xmpp_client::fail(std::string what) {
+  if (!failed_) {
+    failed_ = true;
+    error_ = std::move(what);
+  }
+  return false;
+}
+
+void xmpp_client::abort() {
+  boost::system::error_code ec;
+  deadline_.cancel();
+  sock_.close(ec);
+}
+
+void xmpp_client::arm_deadline() {
+  deadline_.expires_after(target_.timeout);
+  std::weak_ptr<xmpp_client> weak = weak_from_this();
+  deadline_.async_wait([weak](boost::system::error_code ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) {
+      self->fail("timeout");
+      boost::system::error_code ignored;
+      self->sock_.close(ignored);
+    }
+  });
+}
+
+void xmpp_client::disarm_deadline() { deadline_.cancel(); }
+
+// ---- stream_handler
+
+void xmpp_client::on_stream_open(xml::stream_header) { header_seen_ = true; }
+
+void xmpp_client::on_element(xml::element el) {
+  if (sink_)
+    sink_->on_stanza(*this, el);
+  else
+    queue_.push_back(std::move(el));
+}
+
+void xmpp_client::on_stream_close() { closed_ = true; }
+
+void xmpp_client::on_parse_error(xml::parse_error err, std::string_view detail) {
+  fail(fmt::format("parse error from server: {} {}", xml::to_string(err), detail));
+}
+
+// ---- I/O
+
+void xmpp_client::feed_plain(std::string_view data) {
+  if (!parser_.feed(data)) fail("parser failed");
+}
+
+void xmpp_client::drain_tls_output() {
+  size_t pending = BIO_ctrl_pending(wbio_);
+  if (pending == 0) return;
+  size_t old = out_.size();
+  out_.resize(old + pending);
+  int n = BIO_read(wbio_, out_.data() + old, static_cast<int>(pending));
+  out_.resize(old + (n > 0 ? n : 0));
+}
+
+void xmpp_client::send(std::string_view data) {
+  if (failed_ || !sock_.is_open()) return;
+  if (ssl_) {
+    if (SSL_write(ssl_, data.data(), static_cast<int>(data.size())) <= 0) {
+      fail("SSL_write failed");
+      return;
+    }
+    drain_tls_output();
+  } else {
+    out_.append(data);
+  }
+  write_now();
+}
+
+// Writes what the kernel takes right away; only a full socket buffer costs a coroutine.
+void xmpp_client::write_now() {
+  if (writing_ || out_.empty()) return;
+  boost::system::error_code ec;
+  size_t n = sock_.write_some(asio::buffer(out_), ec);
+  if (!ec) {
+    out_.erase(0, n);
+    if (out_.empty()) return;
+  } else if (ec != asio::error::would_block && ec != asio::error::try_again) {
+    fail("write: " + ec.message());
+    return;
+  }
+  writing_ = true;
+  asio::co_spawn(io_, flush(shared_from_this()), asio::detached);
+}
+
+asio::awaitable<bool> xmpp_client::flush(std::shared_ptr<xmpp_client> self) {
+  while (!out_.empty() && sock_.is_open()) {
+    auto [wec] = co_await sock_.async_wait(tcp::socket::wait_write, as_tuple_awaitable);
+    if (wec) break;
+    boost::system::error_code ec;
+    size_t n = sock_.write_some(asio::buffer(out_), ec);
+    if (!ec) {
+      out_.erase(0, n);
+    } else if (ec != asio::error::would_block && ec != asio::error::try_again) {
+      fail("write: " + ec.message());
+      break;
+    }
+  }
+  writing_ = false;
+  co_return true;
+}
+
+// One readiness wait and one read; the bytes go through TLS into the parser.
+asio::awaitable<bool> xmpp_client::read_more() {
+  auto& buf = read_buffer();
+  for (;;) {
+    if (failed_ || closed_) co_return false;
+    auto [wec] = co_await sock_.async_wait(tcp::socket::wait_read, as_tuple_awaitable);
+    if (wec) co_return fail(failed_ ? error_ : "read wait: " + wec.message());
+    boost::system::error_code ec;
+    size_t n = sock_.read_some(asio::buffer(buf), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+    if (ec) co_return fail(ec == asio::error::eof ? "connection closed by server"
+                                                  : "read: " + ec.message());
+    if (!ssl_) {
+      feed_plain({buf.data(), n});
+      co_return !failed_;
+    }
+    BIO_write(rbio_, buf.data(), static_cast<int>(n));
+    if (!SSL_is_init_finished(ssl_)) co_return true;  // the handshake loop drives OpenSSL
+    // Decrypt in place into the same buffer: its bytes are already inside OpenSSL.
+    for (;;) {
+      int r = SSL_read(ssl_, buf.data(), static_cast<int>(buf.size()));
+      if (r > 0) {
+        feed_plain({buf.data(), static_cast<size_t>(r)});
+        if (failed_) co_return false;
+        continue;
+      }
+      int e = SSL_get_error(ssl_, r);
+      if (e == SSL_ERROR_WANT_READ) break;
+      if (e == SSL_ERROR_ZERO_RETURN) {
+        closed_ = true;
+        break;
+      }
+      co_return fail("TLS read error");
+    }
+    drain_tls_output();  // e.g. a key update answer
+    write_now();
+    co_return !failed_;
+  }
+}
+
+asio::awaitable<bool> xmpp_client::next_element() {
+  while (queue_.empty()) {
+    if (!co_await read_more()) co_return false;
+    if (closed_ && queue_.empty()) co_return fail("stream closed by server");
+  }
+  el_ = std::move(queue_.front());
+  queue_.pop_front();
+  co_return true;
+}
+
+asio::awaitable<bool> xmpp_client::wait_iq(std::string_view id) {
+  for (;;) {
+    if (!co_await next_element()) co_return false;
+    if (el_.name() == "iq" && el_.attr_or("id") == id) {
+      if (el_.attr_or("type") == "result") co_return true;
+      const xml::element* err = el_.child("error");
+      co_return fail(fmt::format("iq {} failed: {}", id,
+                                 err ? first_child_name(*err) : std::string("no result")));
+    }
+    // Anything else (presence, pushes) is skipped during login.
+  }
+}
+
+asio::awaitable<bool> xmpp_client::connect() {
+  auto [ec] = co_await sock_.async_connect(target_.endpoint, as_tuple_awaitable);
+  if (ec) co_return fail("connect: " + ec.message());
+  boost::system::error_code ignored;
+  sock_.set_option(tcp::no_delay(true), ignored);
+  sock_.non_blocking(true, ignored);
+  co_return true;
+}
+
+asio::awaitable<bool> xmpp_client::tls_handshake() {
+  ssl_ = SSL_new(ctx_);
+  if (!ssl_) co_return fail("SSL_new failed");
+  rbio_ = BIO_new(BIO_s_mem());
+  wbio_ = BIO_new(BIO_s_mem());
+  SSL_set_bio(ssl_, rbio_, wbio_);
+  SSL_set_connect_state(ssl_);
+  SSL_set_tlsext_host_name(ssl_, target_.domain.c_str());
+  for (;;) {
+    int r = SSL_do_handshake(ssl_);
+    drain_tls_output();
+    write_now();
+    if (r == 1) break;
+    int e = SSL_get_error(ssl_, r);
+    if (e != SSL_ERROR_WANT_READ) {
+      unsigned long code = ERR_get_error();
+      char text[256];
+      ERR_error_string_n(code, text, sizeof text);
+      ERR_clear_error();
+      co_return fail(std::string("TLS handshake: ") + text);
+    }
+    if (!co_await read_more()) co_return false;
+  }
+  co_return true;
+}
+
+asio::awaitable<bool> xmpp_client::open_stream() {
+  header_seen_ = false;
+  send(fmt::format("<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+                   "xmlns:stream='http://etherx.jabber.org/streams' to='{}' version='1.0'>",
+                   target_.domain));
+  while (!header_seen_)
+    if (!co_await read_more()) co_return false;
+  if (!co_await next_element()) co_return false;
+  if (!el_.is("features", xml::ns_streams))
+    co_return fail("expected stream features, got " + el_.name());
+  features_ = std::move(el_);
+  co_return true;
+}
+
+asio::awaitable<bool> xmpp_client::starttls() {
+  if (!features_.child("starttls", ns_tls)) co_return fail("server does not offer STARTTLS");
+  send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+  if (!co_await next_element()) co_return false;
+  if (!el_.is("proceed", ns_tls)) co_return fail("STARTTLS refused: " + el_.name());
+  parser_.reset();  // RFC 6120 §5.4.3.3: new stream after TLS
+  co_return co_await tls_handshake();
+}
+
+asio::awaitable<bool> xmpp_client::authenticate(account& acct) {
+  const xml::element* mechs = features_.child("mechanisms", ns_sasl);
+  bool offered = false;
+  if (mechs)
+    for (const xml::element* m : mechs->elements())
+      if (m->text() == target_.mechanism) offered = true;
+  if (!offered) co_return fail("server does not offer " + target_.mechanism);
+
+  sasl::scram_client scram(target_.alg);
+  std::string first = scram.client_first(acct.user);
+  send(fmt::format("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='{}'>{}</auth>",
+                   target_.mechanism, util::base64_encode(first)));
+  if (!co_await next_element()) co_return false;
+  if (!el_.is("challenge", ns_sasl)) co_return fail("SASL: " + first_child_name(el_));
+  auto server_first = util::base64_decode(el_.text());
+  if (!server_first) co_return fail("SASL: bad base64 in challenge");
+  if (auto f = scram.handle_server_first(*server_first))
+    co_return fail(fmt::format("SASL: bad server-first ({})", sasl::to_string(*f)));
+  // RFC 5802 §5.1 / XEP-0474 practice: clients keep SaltedPassword per (salt, i), so only the
+  // first login of an account pays PBKDF2.
+  if (acct.salted.empty() || acct.salt != scram.salt() || acct.iterations != scram.iterations()) {
+    acct.salted = sasl::salted_password(target_.alg, acct.password, scram.salt(),
+                                        scram.iterations());
+    acct.salt = scram.salt();
+    acct.iterations = scram.iterations();
+    ++acct.pbkdf2_runs;
+  }
+  send(fmt::format("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>{}</response>",
+                   util::base64_encode(scram.client_final(acct.salted))));
+  if (!co_await next_element()) co_return false;
+  if (el_.is("challenge", ns_sasl)) {
+    // Some servers send server-final as a challenge and expect an empty response.
+    auto fin = util::base64_decode(el_.text());
+    if (!fin || !scram.verify_server_final(*fin)) co_return fail("SASL: server signature");
+    send("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
+    if (!co_await next_element()) co_return false;
+    if (!el_.is("success", ns_sasl)) co_return fail("SASL: " + first_child_name(el_));
+    co_return true;
+  }
+  if (!el_.is("success", ns_sasl)) {
+    acct.salted.clear();  // maybe the password or the salt changed
+    co_return fail("SASL failure: " + first_child_name(el_));
+  }
+  auto fin = util::base64_decode(el_.text());
+  if (!fin || !scram.verify_server_final(*fin)) co_return fail("SASL: bad server signature");
+  co_return true;
+}
+
+asio::awaitable<bool> xmpp_client::login(account& acct, std::string resource) {
+  arm_deadline();
+  bool ok = co_await connect();
+  if (ok && target_.tls == tls_mode::direct) ok = co_await tls_handshake();
+  if (ok) ok = co_await open_stream();
+  if (ok && target_.tls == tls_mode::starttls) ok = co_await starttls();
+  if (ok && target_.tls == tls_mode::starttls) ok = co_await open_stream();
+  if (ok) ok = co_await authenticate(acct);
+  if (ok) {
+    parser_.reset();  // RFC 6120 §6.4.6: stream restart after SASL success
+    ok = co_await open_stream();
+  }
+  if (ok) {
+    if (!features_.child("bind", ns_bind)) ok = fail("no resource binding offered");
+  }
+  if (ok) {
+    send(fmt::format("<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+                     "<resource>{}</resource></bind></iq>",
+                     xml_escape(resource)));
+    ok = co_await wait_iq("bind");
+    if (ok) {
+      const xml::element* b = el_.child("bind", ns_bind);
+      jid_ = b ? b->child_text("jid", ns_bind) : std::string();
+      if (jid_.empty()) ok = fail("bind result without jid");
+    }
+  }
+  // RFC 3921 session establishment: only where a server still advertises it.
+  if (ok && features_.child("session", ns_session)) {
+    send("<iq type='set' id='sess'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>");
+    ok = co_await wait_iq("sess");
+  }
+  if (ok) {
+    send("<iq type='get' id='roster'><query xmlns='jabber:iq:roster'/></iq>");
+    ok = co_await wait_iq("roster");
+  }
+  if (ok) send("<presence/>");
+  disarm_deadline();
+  queue_.clear();
+  el_ = {};
+  features_ = {};
+  co_return ok && !failed_;
+}
+
+asio::awaitable<bool> xmpp_client::register_account(const account& acct) {
+  arm_deadline();
+  bool ok = co_await connect();
+  if (ok && target_.tls == tls_mode::direct) ok = co_await tls_handshake();
+  if (ok) ok = co_await open_stream();
+  if (ok && target_.tls == tls_mode::starttls) ok = co_await starttls();
+  if (ok && target_.tls == tls_mode::starttls) ok = co_await open_stream();
+  if (ok) {
+    send(fmt::format("<iq type='set' id='reg'><query xmlns='jabber:iq:register'><username>{}"
+                     "</username><password>{}</password></query></iq>",
+                     xml_escape(acct.user), xml_escape(acct.password)));
+    for (;;) {
+      if (!(ok = co_await next_element())) break;
+      if (el_.name() != "iq" || el_.attr_or("id") != "reg") continue;
+      if (el_.attr_or("type") == "result") break;
+      const xml::element* err = el_.child("error");
+      if (err && err->child("conflict", ns_stanzas)) break;  // already registered
+      ok = fail("registration failed: " + (err ? first_child_name(*err) : std::string("?")));
+      break;
+    }
+  }
+  disarm_deadline();
+  co_return ok;
+}
+
+asio::awaitable<void> xmpp_client::close_stream() {
+  if (sock_.is_open() && !failed_) {
+    send("</stream:stream>");
+    // Wait (briefly) for the server's </stream:stream> so that it sees an orderly close.
+    deadline_.expires_after(std::chrono::seconds(2));
+    std::weak_ptr<xmpp_client> weak = weak_from_this();
+    deadline_.async_wait([weak](boost::system::error_code ec) {
+      if (ec) return;
+      if (auto self = weak.lock()) {
+        boost::system::error_code ignored;
+        self->sock_.close(ignored);
+      }
+    });
+    while (!closed_ && !failed_)
+      if (!co_await read_more()) break;
+    if (ssl_ && sock_.is_open()) {
+      SSL_shutdown(ssl_);  // close_notify
+      drain_tls_output();
+      boost::system::error_code ignored;
+      sock_.write_some(asio::buffer(out_), ignored);
+    }
+  }
+  abort();
+}
+
+asio::awaitable<void> xmpp_client::read_loop(stanza_sink* sink) {
+  sink_ = sink;
+  // Stanzas that arrived with the last login reply.
+  while (!queue_.empty()) {
+    xml::element el = std::move(queue_.front());
+    queue_.pop_front();
+    sink_->on_stanza(*this, el);
+  }
+  while (co_await read_more()) {
+  }
+  sink_ = nullptr;
+}
+
+}  // namespace starling::bench

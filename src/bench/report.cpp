@@ -1,0 +1,202 @@
+// Measurements of the server process (/proc) and of the generator (getrusage), latency
+// percentiles, and the result table / JSON file.
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fmt/format.h>
+#include <fstream>
+#include <numeric>
+#include <sstream>
+
+#include "bench/bench.hpp"
+
+namespace starling::bench {
+
+proc_sample sample_process(int pid) {
+  proc_sample s;
+  if (pid <= 0) return s;
+  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
+  std::string line;
+  if (!std::getline(stat, line)) return s;
+  // proc(5): the command name may contain spaces; fields resume after the last ')'.
+  size_t close = line.rfind(')');
+  if (close == std::string::npos) return s;
+  std::istringstream rest(line.substr(close + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  static const long ticks = sysconf(_SC_CLK_TCK);
+  s.cpu_s = static_cast<double>(utime + stime) / static_cast<double>(ticks);
+  std::ifstream status(fmt::format("/proc/{}/status", pid));
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) {
+      s.rss_kb = std::stoull(line.substr(6));
+      break;
+    }
+  }
+  s.valid = true;
+  return s;
+}
+
+double self_cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+latency_summary summarize(std::vector<uint32_t>& v) {
+  latency_summary s;
+  s.count = v.size();
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  auto pct = [&](double p) {
+    size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+    return v[std::min(i, v.size() - 1)] / 1000.0;
+  };
+  s.p50 = pct(0.50);
+  s.p90 = pct(0.90);
+  s.p99 = pct(0.99);
+  s.p999 = pct(0.999);
+  s.max = v.back() / 1000.0;
+  s.mean = std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size()) / 1000.0;
+  return s;
+}
+
+namespace {
+
+double per_op_us(double cpu_s, uint64_t ops) { return ops ? cpu_s * 1e6 / ops : 0; }
+
+std::string json_string(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20)
+          out += fmt::format("\\u{:04x}", static_cast<unsigned char>(c));
+        else
+          out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string json_number(double d) {
+  if (!std::isfinite(d)) return "null";
+  return fmt::format("{:.6g}", d);
+}
+
+std::string_view tls_name(tls_mode m) {
+  return m == tls_mode::starttls ? "starttls" : m == tls_mode::direct ? "direct" : "none";
+}
+
+}  // namespace
+
+void print_table(const std::vector<phase_result>& results, bool server_measured) {
+  fmt::print("{:<16} {:>7} {:>9} {:>10} {:>6} {:>8} {:>8} {:>8} {:>8} {:>7} {:>10} {:>10}\n",
+             "phase", "wall s", "ops", "ops/s", "errors", "p50 ms", "p90 ms", "p99 ms",
+             "p99.9 ms", "deliv", "srv us/op", "cli us/op");
+  for (const auto& r : results) {
+    std::string ratio = r.scenario == "messages" ? fmt::format("{:.4f}", r.delivery_ratio) : "-";
+    std::string srv = server_measured && r.server_before.valid
+                          ? fmt::format("{:.1f}", per_op_us(r.server_cpu_s, r.ops))
+                          : "-";
+    fmt::print(
+        "{:<16} {:>7.2f} {:>9} {:>10.1f} {:>6} {:>8.2f} {:>8.2f} {:>8.2f} {:>8.2f} {:>7} {:>10} "
+        "{:>10.1f}\n",
+        r.name, r.wall_s, r.ops, r.ops_per_s, r.errors, r.latency.p50, r.latency.p90,
+        r.latency.p99, r.latency.p999, ratio, srv, per_op_us(r.client_cpu_s, r.ops));
+  }
+  for (const auto& r : results) {
+    if (r.scenario == "messages")
+      fmt::print("{}: offered {:g}/s, sent {:.1f}/s, delivered {:.1f}/s ({} of {})\n", r.name,
+                 r.offered_rate, r.send_rate, r.delivered_rate, r.delivered, r.sent);
+    if (server_measured && r.server_before.valid)
+      fmt::print("{}: server cpu {:.3f} s ({:.0f}% of one core), rss {:.1f} -> {:.1f} MB{}\n",
+                 r.name, r.server_cpu_s, r.wall_s > 0 ? 100 * r.server_cpu_s / r.wall_s : 0,
+                 r.server_before.rss_kb / 1024.0, r.server_after.rss_kb / 1024.0,
+                 r.scenario == "idle" && r.sessions
+                     ? fmt::format(", {:.1f} KB per session",
+                                   (static_cast<double>(r.server_after.rss_kb) -
+                                    static_cast<double>(r.server_before.rss_kb)) /
+                                       r.sessions)
+                     : std::string());
+  }
+}
+
+bool write_json(const std::string& path, const options& o, const std::vector<phase_result>& results,
+                std::string& error) {
+  std::string j = "{\n  \"tool\": \"starling-bench\",\n  \"config\": {";
+  j += fmt::format(
+      "\"host\": {}, \"port\": {}, \"domain\": {}, \"tls\": {}, \"mechanism\": {}, "
+      "\"users\": {}, \"threads\": {}, \"duration_s\": {}, \"connections_per_second\": {}, "
+      "\"server_pid\": {}, \"body_bytes\": {}",
+      json_string(o.host), o.port, json_string(o.domain), json_string(tls_name(o.tls)),
+      json_string(o.mechanism), o.users, o.threads, json_number(o.duration),
+      json_number(o.connections_per_second), o.server_pid, o.body_bytes);
+  j += "},\n  \"phases\": [";
+  bool first = true;
+  for (const auto& r : results) {
+    j += first ? "\n    {" : ",\n    {";
+    first = false;
+    j += fmt::format(
+        "\"name\": {}, \"scenario\": {}, \"wall_s\": {}, \"ops\": {}, \"ops_per_s\": {}, "
+        "\"errors\": {}, \"first_error\": {}",
+        json_string(r.name), json_string(r.scenario), json_number(r.wall_s), r.ops,
+        json_number(r.ops_per_s), r.errors, json_string(r.first_error));
+    const auto& l = r.latency;
+    j += fmt::format(
+        ", \"latency_ms\": {{\"count\": {}, \"p50\": {}, \"p90\": {}, \"p99\": {}, \"p99_9\": {}, "
+        "\"max\": {}, \"mean\": {}}}",
+        l.count, json_number(l.p50), json_number(l.p90), json_number(l.p99), json_number(l.p999),
+        json_number(l.max), json_number(l.mean));
+    if (r.scenario == "messages")
+      j += fmt::format(
+          ", \"offered_rate\": {}, \"sent\": {}, \"delivered\": {}, \"send_rate\": {}, "
+          "\"delivered_rate\": {}, \"delivery_ratio\": {}",
+          json_number(r.offered_rate), r.sent, r.delivered, json_number(r.send_rate),
+          json_number(r.delivered_rate), json_number(r.delivery_ratio));
+    j += fmt::format(", \"sessions\": {}", r.sessions);
+    if (r.server_before.valid && r.server_after.valid) {
+      double rss_per_session =
+          r.sessions ? (static_cast<double>(r.server_after.rss_kb) -
+                        static_cast<double>(r.server_before.rss_kb)) /
+                           r.sessions
+                     : 0;
+      j += fmt::format(
+          ", \"server\": {{\"cpu_s\": {}, \"cpu_per_op_us\": {}, \"cpu_share\": {}, "
+          "\"rss_before_kb\": {}, \"rss_after_kb\": {}, \"rss_per_session_kb\": {}}}",
+          json_number(r.server_cpu_s), json_number(per_op_us(r.server_cpu_s, r.ops)),
+          json_number(r.wall_s > 0 ? r.server_cpu_s / r.wall_s : 0), r.server_before.rss_kb,
+          r.server_after.rss_kb, json_number(rss_per_session));
+    } else {
+      j += ", \"server\": null";
+    }
+    j += fmt::format(", \"client\": {{\"cpu_s\": {}, \"cpu_per_op_us\": {}}}",
+                     json_number(r.client_cpu_s), json_number(per_op_us(r.client_cpu_s, r.ops)));
+    j += "}";
+  }
+  j += "\n  ]\n}\n";
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  if (!f) {
+    error = "cannot open " + path;
+    return false;
+  }
+  f << j;
+  if (!f.flush()) {
+    error = "cannot write " + path;
+    return false;
+  }
+  return true;
+}
+
+}  // namespace starling::bench
