@@ -24,14 +24,15 @@ class disco_module : public module {
   }
 
  private:
-  // Common checks: a get with a <query/>; nodes are not supported yet (XEP-0030 §3.2 error).
-  static bool check(iq_request& req, std::string_view ns) {
+  // Common checks: a get with a <query/>; nodes only where a module registered them
+  // (XEP-0030 §3.2: item-not-found otherwise).
+  static bool check(iq_request& req, std::string_view ns, bool allow_node = false) {
     const auto& q = req.payload();
     if (!req.is_get() || q.name() != "query") {
       req.srv.reply(req, make_error_reply(req.stanza, stanza_condition::bad_request));
       return false;
     }
-    if (q.attr("node")) {
+    if (q.attr("node") && !allow_node) {
       req.srv.reply(req, make_error_reply(req.stanza, stanza_condition::item_not_found));
       return false;
     }
@@ -58,8 +59,21 @@ class disco_module : public module {
     req.srv.reply(req, r);
   }
 
+  // A query on an account node: the module that registered the node answers it.
+  static const disco_registry::account_node* account_node(iq_request& req) {
+    const std::string* node = req.payload().attr("node");
+    if (!node) return nullptr;
+    const auto* n = req.srv.disco().find_account_node(*node);
+    if (!n) req.srv.reply(req, make_error_reply(req.stanza, stanza_condition::item_not_found));
+    return n;
+  }
+
   static boost::asio::awaitable<void> info_account(iq_request& req) {
-    if (!check(req, ns_info)) co_return;
+    if (!check(req, ns_info, true)) co_return;
+    if (req.payload().attr("node")) {
+      if (const auto* n = account_node(req)) co_await n->info(req);
+      co_return;
+    }
     // Only the account itself learns whether an account exists (XEP-0030 §8 privacy): for
     // others the account must exist, else service-unavailable, as for any IQ to a non-account.
     if (req.to.bare() != req.from.bare()) {
@@ -79,7 +93,11 @@ class disco_module : public module {
   }
 
   static boost::asio::awaitable<void> items_account(iq_request& req) {
-    if (!check(req, ns_items)) co_return;
+    if (!check(req, ns_items, true)) co_return;
+    if (req.payload().attr("node")) {
+      if (const auto* n = account_node(req)) co_await n->items(req);
+      co_return;
+    }
     auto r = make_result(req.stanza);
     r.add("query", std::string(ns_items));
     req.srv.reply(req, r);
