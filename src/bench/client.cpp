@@ -220,7 +220,10 @@ asio::awaitable<bool> xmpp_client::read_more() {
 
 asio::awaitable<bool> xmpp_client::next_element() {
   while (queue_.empty()) {
-    if (!co_await read_more()) co_return false;
+    {
+      bool step_ok = co_await read_more();
+      if (!step_ok) co_return false;
+    }
     if (closed_ && queue_.empty()) co_return fail("stream closed by server");
   }
   el_ = std::move(queue_.front());
@@ -228,11 +231,14 @@ asio::awaitable<bool> xmpp_client::next_element() {
   co_return true;
 }
 
-asio::awaitable<bool> xmpp_client::wait_iq(std::string_view id) {
+asio::awaitable<bool> xmpp_client::wait_iq(std::string_view id, bool error_ok) {
   for (;;) {
-    if (!co_await next_element()) co_return false;
+    {
+      bool step_ok = co_await next_element();
+      if (!step_ok) co_return false;
+    }
     if (el_.name() == "iq" && el_.attr_or("id") == id) {
-      if (el_.attr_or("type") == "result") co_return true;
+      if (el_.attr_or("type") == "result" || error_ok) co_return true;
       const xml::element* err = el_.child("error");
       co_return fail(fmt::format("iq {} failed: {}", id,
                                  err ? first_child_name(*err) : std::string("no result")));
@@ -271,7 +277,10 @@ asio::awaitable<bool> xmpp_client::tls_handshake() {
       ERR_clear_error();
       co_return fail(std::string("TLS handshake: ") + text);
     }
-    if (!co_await read_more()) co_return false;
+    {
+      bool step_ok = co_await read_more();
+      if (!step_ok) co_return false;
+    }
   }
   co_return true;
 }
@@ -281,9 +290,16 @@ asio::awaitable<bool> xmpp_client::open_stream() {
   send(fmt::format("<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
                    "xmlns:stream='http://etherx.jabber.org/streams' to='{}' version='1.0'>",
                    target_.domain));
-  while (!header_seen_)
-    if (!co_await read_more()) co_return false;
-  if (!co_await next_element()) co_return false;
+  while (!header_seen_) {
+    {
+      bool step_ok = co_await read_more();
+      if (!step_ok) co_return false;
+    }
+  }
+  {
+    bool step_ok = co_await next_element();
+    if (!step_ok) co_return false;
+  }
   if (!el_.is("features", xml::ns_streams))
     co_return fail("expected stream features, got " + el_.name());
   features_ = std::move(el_);
@@ -293,10 +309,14 @@ asio::awaitable<bool> xmpp_client::open_stream() {
 asio::awaitable<bool> xmpp_client::starttls() {
   if (!features_.child("starttls", ns_tls)) co_return fail("server does not offer STARTTLS");
   send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
-  if (!co_await next_element()) co_return false;
+  {
+    bool step_ok = co_await next_element();
+    if (!step_ok) co_return false;
+  }
   if (!el_.is("proceed", ns_tls)) co_return fail("STARTTLS refused: " + el_.name());
   parser_.reset();  // RFC 6120 §5.4.3.3: new stream after TLS
-  co_return co_await tls_handshake();
+  bool handshake_ok = co_await tls_handshake();
+  co_return handshake_ok;
 }
 
 asio::awaitable<bool> xmpp_client::authenticate(account& acct) {
@@ -311,7 +331,10 @@ asio::awaitable<bool> xmpp_client::authenticate(account& acct) {
   std::string first = scram.client_first(acct.user);
   send(fmt::format("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='{}'>{}</auth>",
                    target_.mechanism, util::base64_encode(first)));
-  if (!co_await next_element()) co_return false;
+  {
+    bool step_ok = co_await next_element();
+    if (!step_ok) co_return false;
+  }
   if (!el_.is("challenge", ns_sasl)) co_return fail("SASL: " + first_child_name(el_));
   auto server_first = util::base64_decode(el_.text());
   if (!server_first) co_return fail("SASL: bad base64 in challenge");
@@ -328,13 +351,19 @@ asio::awaitable<bool> xmpp_client::authenticate(account& acct) {
   }
   send(fmt::format("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>{}</response>",
                    util::base64_encode(scram.client_final(acct.salted))));
-  if (!co_await next_element()) co_return false;
+  {
+    bool step_ok = co_await next_element();
+    if (!step_ok) co_return false;
+  }
   if (el_.is("challenge", ns_sasl)) {
     // Some servers send server-final as a challenge and expect an empty response.
     auto fin = util::base64_decode(el_.text());
     if (!fin || !scram.verify_server_final(*fin)) co_return fail("SASL: server signature");
     send("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
-    if (!co_await next_element()) co_return false;
+    {
+      bool step_ok = co_await next_element();
+      if (!step_ok) co_return false;
+    }
     if (!el_.is("success", ns_sasl)) co_return fail("SASL: " + first_child_name(el_));
     co_return true;
   }
@@ -347,42 +376,61 @@ asio::awaitable<bool> xmpp_client::authenticate(account& acct) {
   co_return true;
 }
 
+// The login steps; login() wraps them with the deadline. Every co_await initialises a named
+// variable: with g++ 12 the earlier `if (ok) ok = co_await f();` chains crashed (SIGILL on resume).
+asio::awaitable<bool> xmpp_client::connect_and_secure() {
+  bool connected = co_await connect();
+  if (!connected) co_return false;
+  if (target_.tls == tls_mode::direct) {
+    bool secured = co_await tls_handshake();
+    if (!secured) co_return false;
+  }
+  bool opened = co_await open_stream();
+  if (!opened) co_return false;
+  if (target_.tls == tls_mode::starttls) {
+    bool secured = co_await starttls();
+    if (!secured) co_return false;
+    bool reopened = co_await open_stream();
+    if (!reopened) co_return false;
+  }
+  co_return true;
+}
+
+asio::awaitable<bool> xmpp_client::login_steps(account& acct, std::string resource) {
+  bool secured = co_await connect_and_secure();
+  if (!secured) co_return false;
+  bool authenticated = co_await authenticate(acct);
+  if (!authenticated) co_return false;
+  parser_.reset();  // RFC 6120 §6.4.6: stream restart after SASL success
+  bool opened = co_await open_stream();
+  if (!opened) co_return false;
+  if (!features_.child("bind", ns_bind)) co_return fail("no resource binding offered");
+  send(fmt::format("<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+                   "<resource>{}</resource></bind></iq>",
+                   xml_escape(resource)));
+  bool bound = co_await wait_iq("bind");
+  if (!bound) co_return false;
+  const xml::element* b = el_.child("bind", ns_bind);
+  jid_ = b ? b->child_text("jid", ns_bind) : std::string();
+  if (jid_.empty()) co_return fail("bind result without jid");
+  // RFC 3921 session establishment: only where a server still advertises it.
+  if (features_.child("session", ns_session)) {
+    send("<iq type='set' id='sess'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>");
+    bool session = co_await wait_iq("sess");
+    if (!session) co_return false;
+  }
+  send("<iq type='get' id='roster'><query xmlns='jabber:iq:roster'/></iq>");
+  // A server without a roster still answers (service-unavailable): the round trip is what
+  // a login costs, so an error reply is accepted here.
+  bool roster = co_await wait_iq("roster", true);
+  if (!roster) co_return false;
+  send("<presence/>");
+  co_return !failed_;
+}
+
 asio::awaitable<bool> xmpp_client::login(account& acct, std::string resource) {
   arm_deadline();
-  bool ok = co_await connect();
-  if (ok && target_.tls == tls_mode::direct) ok = co_await tls_handshake();
-  if (ok) ok = co_await open_stream();
-  if (ok && target_.tls == tls_mode::starttls) ok = co_await starttls();
-  if (ok && target_.tls == tls_mode::starttls) ok = co_await open_stream();
-  if (ok) ok = co_await authenticate(acct);
-  if (ok) {
-    parser_.reset();  // RFC 6120 §6.4.6: stream restart after SASL success
-    ok = co_await open_stream();
-  }
-  if (ok) {
-    if (!features_.child("bind", ns_bind)) ok = fail("no resource binding offered");
-  }
-  if (ok) {
-    send(fmt::format("<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
-                     "<resource>{}</resource></bind></iq>",
-                     xml_escape(resource)));
-    ok = co_await wait_iq("bind");
-    if (ok) {
-      const xml::element* b = el_.child("bind", ns_bind);
-      jid_ = b ? b->child_text("jid", ns_bind) : std::string();
-      if (jid_.empty()) ok = fail("bind result without jid");
-    }
-  }
-  // RFC 3921 session establishment: only where a server still advertises it.
-  if (ok && features_.child("session", ns_session)) {
-    send("<iq type='set' id='sess'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>");
-    ok = co_await wait_iq("sess");
-  }
-  if (ok) {
-    send("<iq type='get' id='roster'><query xmlns='jabber:iq:roster'/></iq>");
-    ok = co_await wait_iq("roster");
-  }
-  if (ok) send("<presence/>");
+  bool ok = co_await login_steps(acct, std::move(resource));
   disarm_deadline();
   queue_.clear();
   el_ = {};
@@ -390,27 +438,26 @@ asio::awaitable<bool> xmpp_client::login(account& acct, std::string resource) {
   co_return ok && !failed_;
 }
 
+asio::awaitable<bool> xmpp_client::register_steps(const account& acct) {
+  bool secured = co_await connect_and_secure();
+  if (!secured) co_return false;
+  send(fmt::format("<iq type='set' id='reg'><query xmlns='jabber:iq:register'><username>{}"
+                   "</username><password>{}</password></query></iq>",
+                   xml_escape(acct.user), xml_escape(acct.password)));
+  for (;;) {
+    bool got = co_await next_element();
+    if (!got) co_return false;
+    if (el_.name() != "iq" || el_.attr_or("id") != "reg") continue;
+    if (el_.attr_or("type") == "result") co_return true;
+    const xml::element* err = el_.child("error");
+    if (err && err->child("conflict", ns_stanzas)) co_return true;  // already registered
+    co_return fail("registration failed: " + (err ? first_child_name(*err) : std::string("?")));
+  }
+}
+
 asio::awaitable<bool> xmpp_client::register_account(const account& acct) {
   arm_deadline();
-  bool ok = co_await connect();
-  if (ok && target_.tls == tls_mode::direct) ok = co_await tls_handshake();
-  if (ok) ok = co_await open_stream();
-  if (ok && target_.tls == tls_mode::starttls) ok = co_await starttls();
-  if (ok && target_.tls == tls_mode::starttls) ok = co_await open_stream();
-  if (ok) {
-    send(fmt::format("<iq type='set' id='reg'><query xmlns='jabber:iq:register'><username>{}"
-                     "</username><password>{}</password></query></iq>",
-                     xml_escape(acct.user), xml_escape(acct.password)));
-    for (;;) {
-      if (!(ok = co_await next_element())) break;
-      if (el_.name() != "iq" || el_.attr_or("id") != "reg") continue;
-      if (el_.attr_or("type") == "result") break;
-      const xml::element* err = el_.child("error");
-      if (err && err->child("conflict", ns_stanzas)) break;  // already registered
-      ok = fail("registration failed: " + (err ? first_child_name(*err) : std::string("?")));
-      break;
-    }
-  }
+  bool ok = co_await register_steps(acct);
   disarm_deadline();
   co_return ok;
 }
@@ -428,8 +475,10 @@ asio::awaitable<void> xmpp_client::close_stream() {
         self->sock_.close(ignored);
       }
     });
-    while (!closed_ && !failed_)
-      if (!co_await read_more()) break;
+    while (!closed_ && !failed_) {
+      bool more = co_await read_more();
+      if (!more) break;
+    }
     if (ssl_ && sock_.is_open()) {
       SSL_shutdown(ssl_);  // close_notify
       drain_tls_output();
@@ -448,7 +497,9 @@ asio::awaitable<void> xmpp_client::read_loop(stanza_sink* sink) {
     queue_.pop_front();
     sink_->on_stanza(*this, el);
   }
-  while (co_await read_more()) {
+  for (;;) {
+    bool more = co_await read_more();
+    if (!more) break;
   }
   sink_ = nullptr;
 }

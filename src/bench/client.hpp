@@ -90,12 +90,15 @@ class xmpp_client : public std::enable_shared_from_this<xmpp_client>, private xm
   void on_parse_error(xml::parse_error err, std::string_view detail) override;
 
   asio::awaitable<bool> connect();
+  asio::awaitable<bool> connect_and_secure();
+  asio::awaitable<bool> login_steps(account& acct, std::string resource);
+  asio::awaitable<bool> register_steps(const account& acct);
   asio::awaitable<bool> tls_handshake();
   asio::awaitable<bool> open_stream();  // header out, header + features in
   asio::awaitable<bool> starttls();
   asio::awaitable<bool> authenticate(account& acct);
   asio::awaitable<bool> next_element();  // into el_
-  asio::awaitable<bool> wait_iq(std::string_view id);
+  asio::awaitable<bool> wait_iq(std::string_view id, bool error_ok = false);
   asio::awaitable<bool> read_more();
   asio::awaitable<bool> flush(std::shared_ptr<xmpp_client> self);
   void feed_plain(std::string_view data);

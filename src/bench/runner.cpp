@@ -175,7 +175,9 @@ asio::awaitable<void> login_loop(runner& r, worker& w, size_t k, size_t step, bo
       w.error(c->error());
     }
     co_await c->close_stream();
-    if (!ok) co_await pause(w, std::chrono::milliseconds(100));  // no hot loop on failures
+    if (!ok) {
+      co_await pause(w, std::chrono::milliseconds(100));  // no hot loop on failures
+    }
     i += step;
     if (i >= w.users.size()) {
       if (!until_end) break;
