@@ -1,0 +1,270 @@
+// XEP-0160: Best Practices for Handling Offline Messages — normal and chat messages that no
+// available resource can take (RFC 6121 §8.5.2.2.1, decided by src/modules/message/) are
+// stored with a XEP-0203 <delay/> (from = the server's domain) and delivered when the account
+// sends initial presence. A per-account quota bounces <service-unavailable/> past it (XEP-0160
+// §2). Messages holding only XEP-0085 chat states are not stored (XEP-0160 §3).
+// XEP-0013: Flexible Offline Message Retrieval — count and headers through disco on the
+// offline node, view/remove by node, fetch, purge; a session that uses it before its initial
+// presence gets no flood (XEP-0013 §3, §4). Not implemented: XEP-0334 storage hints.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "core/c2s_session.hpp"
+#include "core/server.hpp"
+#include "modules/message/message_api.hpp"
+#include "modules/offline/offline_codec.hpp"
+#include "modules/offline/offline_store.hpp"
+
+namespace starling::modules {
+
+constexpr std::string_view ns_disco_info = "http://jabber.org/protocol/disco#info";
+constexpr std::string_view ns_disco_items = "http://jabber.org/protocol/disco#items";
+constexpr std::string_view ns_data = "jabber:x:data";
+
+// Per-session state (ARCHITECTURE.md: typed slots).
+struct offline_session_state {
+  bool flexible = false;  // XEP-0013 used: no flood on initial presence
+};
+
+class offline_module : public module, public offline_sink {
+ public:
+  // XEP-0160 §2: "the recipient's offline message queue is full". Configurable later.
+  static constexpr int64_t default_quota = 1000;
+
+  void start(server& srv) override {
+    srv_ = &srv;
+    store_ = std::make_unique<offline_store>(srv.sqlite());
+    srv.add_migrations(offline_store::migrations());
+    set_offline_sink(srv, this);
+    srv.disco().add_feature("msgoffline");                         // XEP-0160 §4
+    srv.disco().add_account_feature(std::string(ns_offline));       // XEP-0013 §2.1
+    srv.disco().add_feature(std::string(ns_offline));
+    srv.disco().add_account_node(std::string(ns_offline), {node_info_handler(), node_items_handler()});
+    srv.iq().add(iq_target::self, std::string(ns_offline), [this](iq_request& r) { return handle_iq(r); });
+    // XEP-0013 §2: another user's offline queue is forbidden.
+    srv.iq().add(iq_target::bare, std::string(ns_offline), forbidden);
+    srv.hooks().initial_presence.add(0, [this](c2s_session& s) { return on_initial_presence(s); });
+  }
+
+  void stop() override {
+    if (srv_) set_offline_sink(*srv_, nullptr);
+    pool_.join();
+  }
+
+  // offline_sink: called from routing on any thread.
+  void take(xml::element msg, jid bare_to) override {
+    auto op = store_message(this, std::move(msg), std::move(bare_to));
+    boost::asio::co_spawn(pool_, std::move(op), boost::asio::detached);
+  }
+
+ private:
+  static void bounce(server& srv, const xml::element& original, stanza_condition c) {
+    if (is_error(original)) return;  // RFC 6120 §8.3.1
+    auto reply = make_error_reply(original, c);
+    if (auto to = jid::parse(reply.attr_or("to"))) srv.deliver_to_full(*to, reply);
+  }
+
+  // Runs on pool_, one at a time in call order: the store() below is issued before this
+  // coroutine first suspends, so the writer sees stores (and floods) in arrival order.
+  static boost::asio::awaitable<void> store_message(offline_module* self, xml::element msg, jid to) {
+    const bool keep = !is_chat_states_only(msg);
+    offline_message m;
+    m.stamp = xep0082_stamp(std::chrono::system_clock::now());
+    m.sender = std::string(msg.attr_or("from"));
+    xml::element stored = msg;
+    add_offline_delay(stored, to.domain(), m.stamp);
+    m.stanza = encode_stanza(stored);
+    auto r = co_await self->store_->store(to.domain(), to.local(), std::move(m), self->quota_, keep);
+    switch (r) {
+      case offline_store_result::stored:
+      case offline_store_result::not_stored:
+        break;
+      case offline_store_result::no_account:
+        // RFC 6121 §8.5.1: no such account.
+        bounce(*self->srv_, msg, stanza_condition::service_unavailable);
+        break;
+      case offline_store_result::full:
+        // XEP-0160 §2: the queue is full -> service-unavailable to the sender.
+        bounce(*self->srv_, msg, stanza_condition::service_unavailable);
+        break;
+      case offline_store_result::failed:
+        spdlog::error("offline: storing a message for {} failed", to.str());
+        bounce(*self->srv_, msg, stanza_condition::internal_server_error);
+        break;
+    }
+  }
+
+  // RFC 6121 §4.2 / XEP-0160: initial presence brings the stored messages, unless the
+  // session already took charge of them through XEP-0013.
+  hook_result on_initial_presence(c2s_session& s) {
+    if (s.slot<offline_session_state>().flexible) return hook_result::next;
+    auto op = flood(this, s.shared_from_this());
+    boost::asio::co_spawn(pool_, std::move(op), boost::asio::detached);
+    return hook_result::next;
+  }
+
+  static boost::asio::awaitable<void> flood(offline_module* self, std::shared_ptr<c2s_session> s) {
+    const jid full = s->full_jid();
+    auto rows = co_await self->store_->list(full.domain(), full.local(), false);
+    if (!rows || rows->empty()) co_return;
+    std::vector<int64_t> sent;
+    for (auto& m : *rows) {
+      // The session may have gone while we read: keep the messages for the next one.
+      if (self->srv_->sessions().find(full) != s) break;
+      auto el = decode_stanza(m.stanza);
+      if (el) s->deliver(std::move(*el));
+      else spdlog::error("offline: dropping unreadable stored message {} of {}", m.id, full.bare_str());
+      sent.push_back(m.id);
+    }
+    if (!sent.empty()) co_await self->store_->remove(full.domain(), full.local(), std::move(sent), false);
+  }
+
+  // ---- XEP-0013
+
+  static void mark_flexible(iq_request& req) {
+    if (req.session) req.session->slot<offline_session_state>().flexible = true;
+  }
+
+  // XEP-0013 §2.2-2.3: only the account itself may look at its queue.
+  static bool is_owner(iq_request& req) {
+    if (req.from.bare() == req.to.bare()) return true;
+    req.srv.reply(req, make_error_reply(req.stanza, stanza_condition::forbidden));
+    return false;
+  }
+
+  static boost::asio::awaitable<void> forbidden(iq_request& req) {
+    req.srv.reply(req, make_error_reply(req.stanza, stanza_condition::forbidden));
+    co_return;
+  }
+
+  iq_handler node_info_handler() {
+    return [this](iq_request& r) { return node_info(r); };
+  }
+  iq_handler node_items_handler() {
+    return [this](iq_request& r) { return node_items(r); };
+  }
+
+  // XEP-0013 §2.2: identity, feature and the number of messages (XEP-0128 form).
+  boost::asio::awaitable<void> node_info(iq_request& req) {
+    if (!is_owner(req)) co_return;
+    mark_flexible(req);
+    auto n = co_await store_->count(req.to.domain(), req.to.local());
+    if (!n) {
+      req.srv.reply(req, make_error_reply(req.stanza, stanza_condition::internal_server_error));
+      co_return;
+    }
+    auto r = make_result(req.stanza);
+    auto& q = r.add("query", std::string(ns_disco_info));
+    q.set_attr("node", std::string(ns_offline));
+    q.add("identity", std::string(ns_disco_info)).set_attr("category", "automation").set_attr("type", "message-list");
+    q.add("feature", std::string(ns_disco_info)).set_attr("var", std::string(ns_offline));
+    auto& x = q.add("x", std::string(ns_data));
+    x.set_attr("type", "result");
+    auto& ft = x.add("field", std::string(ns_data));
+    ft.set_attr("var", "FORM_TYPE").set_attr("type", "hidden");
+    ft.add("value", std::string(ns_data)).add_text(ns_offline);
+    auto& f = x.add("field", std::string(ns_data));
+    f.set_attr("var", "number_of_messages");
+    f.add("value", std::string(ns_data)).add_text(std::to_string(*n));
+    req.srv.reply(req, r);
+  }
+
+  // XEP-0013 §2.3: one item per message: jid = the account, node = its id, name = sender.
+  boost::asio::awaitable<void> node_items(iq_request& req) {
+    if (!is_owner(req)) co_return;
+    mark_flexible(req);
+    auto rows = co_await store_->list(req.to.domain(), req.to.local(), true);
+    if (!rows) {
+      req.srv.reply(req, make_error_reply(req.stanza, stanza_condition::internal_server_error));
+      co_return;
+    }
+    auto r = make_result(req.stanza);
+    auto& q = r.add("query", std::string(ns_disco_items));
+    q.set_attr("node", std::string(ns_offline));
+    const std::string account = req.to.bare_str();
+    for (const auto& m : *rows) {
+      auto& i = q.add("item", std::string(ns_disco_items));
+      i.set_attr("jid", account).set_attr("node", offline_node(m)).set_attr("name", m.sender);
+    }
+    req.srv.reply(req, r);
+  }
+
+  // Sends stored messages to the requesting session, each tagged with its node (§2.4, §2.6).
+  static void send_tagged(iq_request& req, const std::vector<offline_message>& rows) {
+    if (!req.session || req.session->is_closing()) return;
+    for (const auto& m : rows) {
+      auto el = decode_stanza(m.stanza);
+      if (!el) continue;
+      el->add("offline", std::string(ns_offline)).add("item", std::string(ns_offline)).set_attr("node", offline_node(m));
+      req.session->send(*el);
+    }
+  }
+
+  boost::asio::awaitable<void> handle_iq(iq_request& req) {
+    if (!is_owner(req)) co_return;
+    mark_flexible(req);
+    const auto& q = req.payload();
+    const std::string host = req.to.domain(), user = req.to.local();
+    auto error = [&req](stanza_condition c) { req.srv.reply(req, make_error_reply(req.stanza, c)); };
+    if (q.name() != "offline") {
+      error(stanza_condition::bad_request);
+      co_return;
+    }
+    if (q.child("fetch", ns_offline)) {
+      // §2.6: every message, tagged; nothing is removed.
+      if (!req.is_get()) co_return error(stanza_condition::bad_request);
+      auto rows = co_await store_->list(host, user, false);
+      if (!rows) co_return error(stanza_condition::internal_server_error);
+      send_tagged(req, *rows);
+      req.srv.reply(req, make_result(req.stanza));
+      co_return;
+    }
+    if (q.child("purge", ns_offline)) {
+      // §2.7
+      if (req.is_get()) co_return error(stanza_condition::bad_request);
+      if (!co_await store_->purge(host, user)) co_return error(stanza_condition::internal_server_error);
+      req.srv.reply(req, make_result(req.stanza));
+      co_return;
+    }
+    // §2.4 view (get) and §2.5 remove (set), by node.
+    const std::string_view action = req.is_get() ? "view" : "remove";
+    std::vector<int64_t> ids;
+    for (const xml::element* item : q.elements()) {
+      if (!item->is("item", ns_offline) || item->attr_or("action") != action) {
+        co_return error(stanza_condition::bad_request);
+      }
+      auto id = parse_offline_node(item->attr_or("node"));
+      if (!id) co_return error(stanza_condition::item_not_found);
+      ids.push_back(*id);
+    }
+    if (ids.empty()) co_return error(stanza_condition::bad_request);
+    // The node text must be exactly the one we gave out (stamp included).
+    auto rows = co_await store_->get(host, user, ids);
+    if (!rows) co_return error(stanza_condition::item_not_found);
+    size_t i = 0;
+    for (const xml::element* item : q.elements()) {
+      if (offline_node((*rows)[i++]) != item->attr_or("node")) co_return error(stanza_condition::item_not_found);
+    }
+    if (action == "view") {
+      send_tagged(req, *rows);
+    } else if (!co_await store_->remove(host, user, std::move(ids), true)) {
+      co_return error(stanza_condition::item_not_found);
+    }
+    req.srv.reply(req, make_result(req.stanza));
+  }
+
+  server* srv_ = nullptr;
+  std::unique_ptr<offline_store> store_;
+  int64_t quota_ = default_quota;
+  // Stores and floods run here, in order (see store_message).
+  boost::asio::thread_pool pool_{1};
+};
+
+}  // namespace starling::modules
+
+using starling::modules::offline_module;
+STARLING_MODULE(offline_module, "offline")
