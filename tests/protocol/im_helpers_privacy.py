@@ -183,3 +183,45 @@ def has_blocked_child(e):
 def sync(c):
     """A round trip to the server: everything the server sent before is now readable."""
     ok(c.iq("<ping xmlns='urn:xmpp:ping'/>", to=DOMAIN))
+
+
+# ---- roster and presence (RFC 6121)
+
+NS_ROSTER = 'jabber:iq:roster'
+
+
+def roster_set(c, contact, groups=()):
+    g = ''.join('<group>%s</group>' % x for x in groups)
+    return ok(c.iq("<query xmlns='%s'><item jid='%s'>%s</item></query>" % (NS_ROSTER, contact, g),
+                   type='set'))
+
+
+def roster_remove(c, contact):
+    return c.iq("<query xmlns='%s'><item jid='%s' subscription='remove'/></query>"
+                % (NS_ROSTER, contact), type='set')
+
+
+def is_presence(frm=None, type=None):
+    def pred(e):
+        if e.tag != q(NS_CLIENT, 'presence'):
+            return False
+        if frm is not None and not (e.get('from') or '').startswith(frm):
+            return False
+        return (e.get('type') or None) == type
+    return pred
+
+
+def subscribe_mutually(c1, u1, c2, u2):
+    """Mutual presence subscription (RFC 6121 §3.1) between two online users (both become
+    available first: requests are delivered to available resources, RFC 6121 §3.1.3)."""
+    c1.send('<presence/>')
+    c2.send('<presence/>')
+    sync(c1)
+    sync(c2)
+    for (a, ua, b, ub) in ((c1, u1, c2, u2), (c2, u2, c1, u1)):
+        a.send("<presence to='%s' type='subscribe'/>" % bare(ub))
+        b.recv_stanza(is_presence(bare(ua), 'subscribe'))
+        b.send("<presence to='%s' type='subscribed'/>" % bare(ua))
+        a.recv_stanza(is_presence(bare(ub), 'subscribed'))
+    sync(c1)
+    sync(c2)

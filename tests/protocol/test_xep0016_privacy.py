@@ -279,3 +279,56 @@ def test_too_many_items(server):
     c = server.login('alice', resource='r')
     items = [item_xml('deny', i) for i in range(300)]
     assert err_cond(set_list(c, 'huge', *items)) == 'resource-constraint'
+
+
+# §2.1 / §2.2 rule 9: group items follow the roster
+def test_group_item(server):
+    from im_helpers_privacy import roster_set, roster_remove
+    alice = server.login('alice', resource='r')
+    carol = server.login('carol', resource='r')
+    bob = server.login('bob', resource='r')
+    roster_set(alice, bare('carol'), ['Enemies'])
+    roster_set(alice, bare('bob'), ['Friends'])
+    try:
+        ok(set_list(alice, 'groups', item_xml('deny', 1, 'group', 'Enemies', ['message'])))
+        ok(set_active(alice, 'groups'))
+        mid = send_message(carol, full('alice', 'r'), 'enemy')
+        assert err_cond(expect_error(carol, 'message', mid)) == 'service-unavailable'
+        send_message(bob, full('alice', 'r'), 'friend')
+        alice.recv_stanza(is_message_with('friend'))
+        # Moving carol to another group lifts the rule at once.
+        roster_set(alice, bare('carol'), ['Friends'])
+        send_message(carol, full('alice', 'r'), 'former-enemy')
+        alice.recv_stanza(is_message_with('former-enemy'))
+    finally:
+        ok(set_active(alice))
+        ok(roster_remove(alice, bare('carol')))
+        ok(roster_remove(alice, bare('bob')))
+
+
+# §2.8 / §2.9 with real subscriptions: presence broadcasts honour presence-in and presence-out
+def test_presence_broadcasts(server):
+    from im_helpers_privacy import is_presence, roster_remove, subscribe_mutually
+    reset(server, 'dave', 'erin')
+    dave = server.login('dave', resource='r')
+    erin = server.login('erin', resource='r')
+    try:
+        subscribe_mutually(dave, 'dave', erin, 'erin')
+        ok(set_list(dave, 'both-ok', item_xml('allow', 1, 'subscription', 'both'), item_xml('deny', 2)))
+        ok(set_active(dave, 'both-ok'))
+        send_message(erin, full('dave', 'r'), 'subscribed-both')
+        dave.recv_stanza(is_message_with('subscribed-both'))
+        ok(set_list(dave, 'quiet', item_xml('deny', 1, 'jid', bare('erin'), ['presence-out', 'presence-in'])))
+        ok(set_active(dave, 'quiet'))
+        dave.send("<presence><status>hidden</status></presence>")
+        erin.send("<presence><status>erin-here</status></presence>")
+        sync(dave)
+        sync(erin)
+        expect_none(erin, lambda e: e.tag == q(NS_CLIENT, 'presence') and e.findtext(q(NS_CLIENT, 'status')) == 'hidden')
+        expect_none(dave, lambda e: e.tag == q(NS_CLIENT, 'presence') and e.findtext(q(NS_CLIENT, 'status')) == 'erin-here')
+        ok(set_active(dave))
+        dave.send("<presence><status>visible</status></presence>")
+        erin.recv_stanza(lambda e: e.tag == q(NS_CLIENT, 'presence') and e.findtext(q(NS_CLIENT, 'status')) == 'visible')
+    finally:
+        roster_remove(dave, bare('erin'))
+        roster_remove(erin, bare('dave'))

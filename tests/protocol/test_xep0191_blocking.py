@@ -260,3 +260,28 @@ def test_inband_cancel_forgets_blocklist(server_factory):
     carol = s.login('carol', resource='r')
     send_message(carol, full('alice', 'two'), 'fresh-account')
     a.recv_stanza(is_message_with('fresh-account'))
+
+
+# §3.3: blocking a subscribed contact sends it unavailable presence; later broadcasts skip it
+def test_block_subscribed_contact_presence(server):
+    from im_helpers_privacy import is_presence, roster_remove, subscribe_mutually
+    reset(server, 'dave', 'erin')
+    dave = server.login('dave', resource='r')
+    erin = server.login('erin', resource='r')
+    try:
+        subscribe_mutually(dave, 'dave', erin, 'erin')
+        dave.send("<presence/>")
+        erin.send("<presence/>")
+        erin.recv_stanza(is_presence(full('dave', 'r'), None))
+        ok(block(dave, bare('erin')))
+        erin.recv_stanza(is_presence(full('dave', 'r'), 'unavailable'))
+        dave.send("<presence><status>after-block</status></presence>")
+        erin.send("<presence><status>erin-after-block</status></presence>")
+        sync(dave)
+        sync(erin)
+        expect_none(erin, lambda e: e.findtext(q(NS_CLIENT, 'status')) == 'after-block')
+        expect_none(dave, lambda e: e.findtext(q(NS_CLIENT, 'status')) == 'erin-after-block')
+    finally:
+        unblock(dave)
+        roster_remove(dave, bare('erin'))
+        roster_remove(erin, bare('dave'))

@@ -171,9 +171,29 @@ service::side service::check(const jid& owner, const xml::element& st, direction
   const account_state& a = *it->second;
   // XEP-0191 §6: blocked JIDs first, every stanza in both directions.
   if (is_blocked(a.blocklist, peer)) return side::blocked;
+  const stanza_facts facts = facts_of(st, dir, peer);
+  if (dir == direction::inbound && owner.is_bare()) {
+    // A stanza to the bare JID reaches the connected resources chosen by the IM modules, each
+    // with its own active or default list (XEP-0016 §2.2 rules 1-2); the decision cannot be
+    // made per resource here. Denied when every resource's list denies it; presence, which
+    // goes to all available resources, also when any list denies it (never leaking presence
+    // to a session that refused it). With no session, the default list applies (rule 2).
+    auto resources = connected(owner);
+    if (!resources.empty()) {
+      size_t denied = 0;
+      for (const jid& full : resources) {
+        const list* l = a.applicable(full.resource());
+        verdict v = l ? evaluate(*l, facts, r) : verdict::allow;
+        if (v == verdict::need_roster) return side::need_roster;
+        if (v == verdict::deny) ++denied;
+      }
+      if (denied == resources.size() || (denied > 0 && facts.kind == "presence")) return side::deny;
+      return side::allow;
+    }
+  }
   const list* l = a.applicable(owner.resource());
   if (!l) return side::allow;
-  switch (evaluate(*l, facts_of(st, dir, peer), r)) {
+  switch (evaluate(*l, facts, r)) {
     case verdict::allow: return side::allow;
     case verdict::deny: return side::deny;
     case verdict::need_roster: return side::need_roster;
