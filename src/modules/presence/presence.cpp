@@ -1,0 +1,405 @@
+// RFC 6121 §3 and §4: presence subscriptions (the user's side and the contact's side, with the
+// state machine of roster/subscription.hpp) and presence exchange: initial presence broadcast
+// and probes, subsequent and unavailable broadcasts, directed presence remembered for the
+// logoff broadcast, unavailable presence when a session ends in any way, delivery of inbound
+// presence (RFC 6121 §8.5). Not implemented: remote contacts (no federation yet: the core
+// bounces with remote-server-not-found), last-unavailable answers to probes, storage of
+// subscribed/unsubscribe notifications for offline users (the roster carries the new state).
+//
+// Subscription floods: at most `max_subscribe_per_minute` outbound subscribe requests per
+// account per minute; beyond that the request is answered with a presence error
+// <policy-violation/> and not processed.
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <charconv>
+#include <deque>
+#include <set>
+
+#include "core/c2s_session.hpp"
+#include "core/server.hpp"
+#include "modules/roster/roster_service.hpp"
+
+namespace starling::modules {
+
+namespace asio = boost::asio;
+using roster::sub_type;
+using roster::subscription;
+
+constexpr uint32_t max_subscribe_per_minute = 100;
+
+namespace {
+
+// Per-session presence state; touched only on the session's thread.
+struct presence_state {
+  bool available = false;
+  std::optional<xml::element> last;   // last available presence broadcast (RFC 6121 §4.4)
+  std::set<std::string> directed;     // RFC 6121 §4.6.3: recipients of directed presence
+  std::deque<xml::element> queue;     // presence from the client, processed in order
+  bool busy = false;
+};
+
+bool has_from(subscription s) { return s == subscription::from || s == subscription::both; }
+bool has_to(subscription s) { return s == subscription::to || s == subscription::both; }
+
+xml::element make_presence(const jid& from, const jid& to, std::string_view type) {
+  xml::element p("presence", std::string(xml::ns_client));
+  p.set_attr("from", from.str());
+  p.set_attr("to", to.str());
+  if (!type.empty()) p.set_attr("type", std::string(type));
+  return p;
+}
+
+// RFC 6121 §4.7.2.3: priority is an integer in -128..127; absent means 0.
+std::optional<int> parse_priority(const xml::element& p) {
+  const xml::element* pr = p.child("priority", xml::ns_client);
+  if (!pr) return 0;
+  std::string t = pr->text();
+  int v = 0;
+  auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+  if (ec != std::errc{} || ptr != t.data() + t.size() || t.empty() || v < -128 || v > 127) return std::nullopt;
+  return v;
+}
+
+bool valid_type(std::string_view t) {
+  return t.empty() || t == "unavailable" || t == "subscribe" || t == "subscribed" || t == "unsubscribe" ||
+         t == "unsubscribed" || t == "probe" || t == "error";
+}
+
+}  // namespace
+
+class presence_module : public module {
+ public:
+  void start(server& srv) override {
+    srv_ = &srv;
+    srv.hooks().client_stanza.add(0, [this](c2s_session& s, xml::element& el) {
+      if (el.name() != "presence") return hook_result::next;
+      auto& st = s.slot<presence_state>();
+      st.queue.push_back(std::move(el));
+      if (!st.busy) {
+        st.busy = true;
+        asio::co_spawn(s.executor(), drain(s.shared_from_this()), asio::detached);
+      }
+      return hook_result::stop;
+    });
+    srv.hooks().local_delivery.add(0, [this](xml::element& el, const jid& to) {
+      if (el.name() != "presence") return hook_result::next;
+      inbound(el, to);
+      return hook_result::stop;
+    });
+    srv.hooks().session_closed.add(0, [this](c2s_session& s) {
+      auto& st = s.slot<presence_state>();
+      if (!st.available) return hook_result::next;
+      // RFC 6121 §4.5.2 and §4.6.3: a session that ends without unavailable presence (closed
+      // stream, error, dropped TCP) is announced as unavailable by the server.
+      st.available = false;
+      srv_->sessions().set_presence(s.full_jid(), false, 0);
+      xml::element p("presence", std::string(xml::ns_client));
+      p.set_attr("type", "unavailable");
+      p.set_attr("from", s.full_jid().str());
+      std::vector<std::string> directed(st.directed.begin(), st.directed.end());
+      st.directed.clear();
+      asio::co_spawn(pool_, broadcast_unavailable(s.full_jid(), std::move(p), std::move(directed)),
+                     asio::detached);
+      return hook_result::next;
+    });
+  }
+
+  void stop() override { pool_.join(); }
+
+ private:
+  // ---------------------------------------------------------------- from the client
+
+  asio::awaitable<void> drain(std::shared_ptr<c2s_session> s) {
+    auto& st = s->slot<presence_state>();
+    while (!st.queue.empty()) {
+      xml::element el = std::move(st.queue.front());
+      st.queue.pop_front();
+      if (s->is_closing()) continue;
+      try {
+        co_await outbound(s, std::move(el));
+      } catch (const std::exception& e) {
+        spdlog::error("presence from {}: {}", s->full_jid().str(), e.what());
+      }
+    }
+    st.busy = false;
+  }
+
+  void error_to(c2s_session& s, const xml::element& el, stanza_condition c, std::string_view text = {}) {
+    if (is_error(el) || s.is_closing()) return;
+    auto reply = make_error_reply(el, c, {}, text);
+    if (!el.attr("to")) reply.remove_attr("from");
+    s.send(reply);
+  }
+
+  asio::awaitable<void> outbound(std::shared_ptr<c2s_session> s, xml::element el) {
+    std::string type(el.attr_or("type"));
+    if (!valid_type(type)) {
+      // RFC 6121 §4.7.1: the presence types are a closed set.
+      error_to(*s, el, stanza_condition::bad_request, "Unknown presence type");
+      co_return;
+    }
+    const std::string* to_attr = el.attr("to");
+    std::optional<jid> to = to_attr ? jid::parse(*to_attr) : std::nullopt;
+    if (auto st = roster::parse_sub_type(type)) {
+      if (!to) {
+        error_to(*s, el, stanza_condition::bad_request, "Subscription requests need a 'to'");
+        co_return;
+      }
+      co_await outbound_subscription(s, std::move(el), *st, to->bare());
+      co_return;
+    }
+    if (type == "probe") co_return;  // RFC 6121 §4.3: probes are the server's business
+    if (!to) {
+      if (type.empty()) co_await broadcast_available(s, std::move(el));
+      else if (type == "unavailable") co_await client_unavailable(s, std::move(el));
+      co_return;  // errors without 'to' go nowhere
+    }
+    auto& st = s->slot<presence_state>();
+    if (type.empty()) {
+      if (!parse_priority(el)) {
+        error_to(*s, el, stanza_condition::bad_request, "Invalid priority");
+        co_return;
+      }
+      st.directed.insert(to->str());  // RFC 6121 §4.6.2
+    } else if (type == "unavailable") {
+      st.directed.erase(to->str());
+    }
+    co_await srv_->route(std::move(el), s.get());
+  }
+
+  asio::awaitable<void> outbound_subscription(std::shared_ptr<c2s_session> s, xml::element el, sub_type type,
+                                              jid contact) {
+    jid user = s->bare_jid();
+    if (!srv_->is_local_host(contact.domain())) {
+      // Remote contacts need federation: let the router answer.
+      co_await srv_->route(std::move(el), s.get());
+      co_return;
+    }
+    if (type == sub_type::subscribe) {
+      const std::string key = user.str();
+      if (!subscribe_limit_.allowed(key)) {
+        error_to(*s, el, stanza_condition::policy_violation, "Too many subscription requests; try again later");
+        co_return;
+      }
+      subscribe_limit_.record(key);
+    }
+    auto res = co_await roster::apply_subscription(*srv_, user, contact, type, true, {});
+    if (res.rejected) {
+      error_to(*s, el, stanza_condition::resource_constraint, "The roster is full");
+      co_return;
+    }
+    if (res.t.forward) {
+      // RFC 6121 §3.1.2: the request is stamped with the user's bare JID.
+      el.set_attr("from", user.str());
+      el.set_attr("to", contact.str());
+      co_await srv_->route(std::move(el), s.get());
+    }
+    if (res.t.send_presence) send_current_presence(user, contact);
+    if (res.t.send_unavailable) co_await send_unavailable(user, contact);
+  }
+
+  // RFC 6121 §4.2 (initial) and §4.4 (subsequent) presence broadcast.
+  asio::awaitable<void> broadcast_available(std::shared_ptr<c2s_session> s, xml::element el) {
+    auto prio = parse_priority(el);
+    if (!prio) {
+      error_to(*s, el, stanza_condition::bad_request, "Invalid priority");
+      co_return;
+    }
+    auto& st = s->slot<presence_state>();
+    const bool initial = !st.available;
+    const jid full = s->full_jid();
+    const jid user = full.bare();
+    st.available = true;
+    el.remove_attr("to");
+    st.last = el;
+    srv_->sessions().set_presence(full, true, *prio);
+    auto items = co_await roster::get_roster(*srv_, user);
+    // The session may have ended meanwhile (its unavailable broadcast already went out).
+    if (!st.available || s->is_closing()) co_return;
+    for (const auto& it : items) {
+      if (!has_from(it.sub) || it.contact == user) continue;
+      xml::element p = el;
+      p.set_attr("to", it.contact.str());
+      co_await srv_->route(std::move(p), s.get());
+    }
+    // RFC 6121 §4.2.2 / §4.4.2: also to all of the user's available resources, this one included.
+    for (const auto& r : srv_->sessions().resources(user)) {
+      if (!r.available) continue;
+      xml::element p = el;
+      p.set_attr("to", r.full.str());
+      r.session->deliver(std::move(p));
+    }
+    if (!initial) co_return;
+    // RFC 6121 §4.2.2: probe the contacts the user is subscribed to; the answers (RFC 6121 §4.3.2)
+    // come back to this resource.
+    for (const auto& it : items) {
+      if (!has_to(it.sub) || it.contact == user) continue;
+      co_await srv_->route(make_presence(full, it.contact, "probe"), s.get());
+    }
+    // The presence of the user's other available resources, for this one.
+    for (const auto& r : srv_->sessions().resources(user))
+      if (r.available && r.full != full) send_current_presence_of(r.session, full, true);
+    // RFC 6121 §3.1.3: requests that arrived while the user was offline, again at each login
+    // until answered.
+    auto pending = co_await roster::pending_requests(*srv_, user);
+    for (const auto& req : pending) {
+      if (s->is_closing()) break;
+      xml::element p = make_presence(req.contact, user, "subscribe");
+      if (!req.status.empty()) p.add("status", std::string(xml::ns_client)).add_text(req.status);
+      s->send(p);
+    }
+    srv_->hooks().initial_presence.run(*s);
+  }
+
+  // RFC 6121 §4.5.2: unavailable presence from the client.
+  asio::awaitable<void> client_unavailable(std::shared_ptr<c2s_session> s, xml::element el) {
+    auto& st = s->slot<presence_state>();
+    if (!st.available) co_return;
+    st.available = false;
+    st.last.reset();
+    srv_->sessions().set_presence(s->full_jid(), false, 0);
+    std::vector<std::string> directed(st.directed.begin(), st.directed.end());
+    st.directed.clear();
+    el.remove_attr("to");
+    co_await broadcast_unavailable(s->full_jid(), std::move(el), std::move(directed));
+  }
+
+  // RFC 6121 §4.5.2 and §4.6.3: to contacts with 'from', the user's other available resources,
+  // and whoever received directed presence.
+  asio::awaitable<void> broadcast_unavailable(jid full, xml::element el, std::vector<std::string> directed) {
+    const jid user = full.bare();
+    std::set<std::string> sent;
+    try {
+      auto items = co_await roster::get_roster(*srv_, user);
+      for (const auto& it : items) {
+        if (!has_from(it.sub) || it.contact == user) continue;
+        xml::element p = el;
+        p.set_attr("to", it.contact.str());
+        sent.insert(it.contact.str());
+        co_await srv_->route(std::move(p), nullptr);
+      }
+    } catch (const std::exception& e) {
+      spdlog::error("presence: roster of {}: {}", user.str(), e.what());
+    }
+    for (const auto& r : srv_->sessions().resources(user)) {
+      if (!r.available || r.full == full) continue;
+      xml::element p = el;
+      p.set_attr("to", r.full.str());
+      r.session->deliver(std::move(p));
+    }
+    for (const auto& d : directed) {
+      auto j = jid::parse(d);
+      if (!j || sent.count(d) || j->bare() == user) continue;
+      xml::element p = el;
+      p.set_attr("to", d);
+      co_await srv_->route(std::move(p), nullptr);
+    }
+  }
+
+  // The current presence of every available resource of `user`, to `to` (RFC 6121 §3.1.5, §4.3.2).
+  void send_current_presence(const jid& user, const jid& to) {
+    for (const auto& r : srv_->sessions().resources(user))
+      if (r.available) send_current_presence_of(r.session, to, false);
+  }
+
+  void send_current_presence_of(std::shared_ptr<c2s_session> r, jid to, bool deliver_directly) {
+    server* srv = srv_;
+    asio::post(r->executor(), [srv, r, to, deliver_directly] {
+      auto& st = r->slot<presence_state>();
+      if (!st.available || !st.last || r->is_closing()) return;
+      xml::element p = *st.last;
+      p.set_attr("from", r->full_jid().str());
+      p.set_attr("to", to.str());
+      if (deliver_directly) {
+        srv->deliver_to_full(to, p);
+        return;
+      }
+      asio::co_spawn(r->executor(), srv->route(std::move(p), nullptr), asio::detached);
+    });
+  }
+
+  asio::awaitable<void> send_unavailable(jid user, jid contact) {
+    for (const auto& r : srv_->sessions().resources(user))
+      if (r.available) co_await srv_->route(make_presence(r.full, contact, "unavailable"), nullptr);
+  }
+
+  // ---------------------------------------------------------------- to a local account
+
+  // RFC 6121 §8.5.2 / §8.5.3 for presence; subscription stanzas and probes are handled for the
+  // account on the module's thread (they need the roster).
+  void inbound(xml::element& el, const jid& to) {
+    auto from = jid::parse(el.attr_or("from"));
+    if (!from) return;
+    std::string type(el.attr_or("type"));
+    if (auto st = roster::parse_sub_type(type)) {
+      // RFC 6121 §3.1.3: processed for the bare JID, whatever resource it was sent to.
+      asio::co_spawn(pool_, inbound_subscription(el, to.bare(), from->bare(), *st), asio::detached);
+      return;
+    }
+    if (type == "probe") {
+      asio::co_spawn(pool_, answer_probe(*from, to.bare()), asio::detached);
+      return;
+    }
+    if (!type.empty() && type != "unavailable" && type != "error") return;
+    if (to.has_resource()) {
+      // RFC 6121 §8.5.3.1; §8.5.3.2.1: no such resource: silently ignored.
+      srv_->deliver_to_full(to, el);
+      return;
+    }
+    if (type == "error") return;
+    // RFC 6121 §8.5.2.1.2: to every available resource; none: ignored (§8.5.2.2.1).
+    for (const auto& r : srv_->sessions().resources(to))
+      if (r.available) r.session->deliver(el);
+  }
+
+  asio::awaitable<void> inbound_subscription(xml::element el, jid user, jid contact, sub_type type) {
+    try {
+      // RFC 6121 §8.5.1: subscription stanzas for an account that does not exist are ignored.
+      auto acc = co_await srv_->db().accounts().get(user.domain(), user.local());
+      if (!acc) co_return;
+      auto res = co_await roster::apply_subscription(*srv_, user, contact, type, false,
+                                                     el.child_text("status", xml::ns_client));
+      if (res.t.forward) {
+        // RFC 6121 §3.1.3: delivered to the user's available resources from the contact's bare
+        // JID; a subscribe request also stays stored for later logins until answered.
+        el.set_attr("from", contact.str());
+        el.set_attr("to", user.str());
+        for (const auto& r : srv_->sessions().resources(user))
+          if (r.available) r.session->deliver(el);
+      }
+      if (res.t.auto_subscribed)
+        co_await srv_->route(make_presence(user, contact, "subscribed"), nullptr);
+      if (res.t.send_presence) send_current_presence(user, contact);
+      if (res.t.send_unavailable) co_await send_unavailable(user, contact);
+    } catch (const std::exception& e) {
+      spdlog::error("presence: subscription for {}: {}", user.str(), e.what());
+    }
+  }
+
+  // RFC 6121 §4.3.2: the server answers probes for its users.
+  asio::awaitable<void> answer_probe(jid prober, jid contact) {
+    try {
+      if (prober.bare() != contact) {
+        auto it = co_await roster::get_item(*srv_, contact, prober.bare());
+        // §4.3.2 rule 1: not subscribed: nothing is revealed.
+        if (!it || !has_from(it->sub)) co_return;
+      }
+      for (const auto& r : srv_->sessions().resources(contact))
+        if (r.available && r.full != prober) send_current_presence_of(r.session, prober, false);
+    } catch (const std::exception& e) {
+      spdlog::error("presence: probe of {}: {}", contact.str(), e.what());
+    }
+  }
+
+  server* srv_ = nullptr;
+  asio::thread_pool pool_{1};
+  rate_limiter subscribe_limit_{max_subscribe_per_minute, std::chrono::minutes(1)};
+};
+
+STARLING_MODULE(presence_module, "presence")
+
+}  // namespace starling::modules
