@@ -1,0 +1,195 @@
+// XEP-0054: vcard-temp — each account stores one vCard (kept verbatim, up to 64 KiB serialized),
+// reads and writes its own, and reads other local users' vCards (the server answers for them,
+// XEP-0054 §3.3). XEP-0153: vCard-Based Avatars — the server computes the SHA-1 of the stored
+// photo and stamps <x xmlns='vcard-temp:x:update'/> on the user's available presence when the
+// client did not. Not implemented: the server's own vCard, vCards of remote users (no s2s).
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/detached.hpp>
+#include <mutex>
+#include <unordered_map>
+
+#include "core/c2s_session.hpp"
+#include "core/server.hpp"
+#include "modules/stored_xml/stored_xml.hpp"
+#include "modules/vcard/vcard_avatar.hpp"
+#include "modules/vcard/vcard_store.hpp"
+
+namespace starling::modules {
+
+// Local policy: the largest vCard accepted, in bytes of its serialized form. The photo lives in
+// the vCard; XEP-0153 asks publishing clients for images under 8 KiB (a SHOULD they do not
+// always follow), so the limit is generous. Bigger sets get <policy-violation/>.
+constexpr size_t max_vcard_bytes = 64 * 1024;
+
+// Above the presence module (priority 0): the stamp must be on the stanza it broadcasts.
+constexpr int avatar_stamp_priority = 100;
+
+class vcard_module : public module {
+ public:
+  void start(server& srv) override {
+    srv_ = &srv;
+    store_ = make_sqlite_vcard_store(srv.sqlite());
+    srv.add_migrations({{"vcard", 1,
+                         "CREATE TABLE vcard ("
+                         " host TEXT NOT NULL,"
+                         " user TEXT NOT NULL,"
+                         " xml TEXT NOT NULL,"         // the <vCard/> element as sent
+                         " photo_hash TEXT NOT NULL,"  // XEP-0153 §3.1 hex SHA-1, '' without photo
+                         " PRIMARY KEY (host, user),"
+                         // Removed with the account, also by starlingctl deluser.
+                         " FOREIGN KEY (host, user) REFERENCES accounts (host, user) ON DELETE CASCADE"
+                         ") WITHOUT ROWID"}});
+    // XEP-0054 §4: the feature on the server and on account JIDs.
+    srv.disco().add_feature(std::string(ns_vcard));
+    srv.disco().add_account_feature(std::string(ns_vcard));
+    srv.iq().add(iq_target::self, std::string(ns_vcard), [this](iq_request& req) { return handle_self(req); });
+    srv.iq().add(iq_target::bare, std::string(ns_vcard), [this](iq_request& req) { return handle_other(req); });
+    srv.hooks().session_bound.add(0, [this](c2s_session& s) {
+      boost::asio::co_spawn(s.executor(), load_hash(s.bare_jid()), boost::asio::detached);
+      return hook_result::next;
+    });
+    srv.hooks().session_closed.add(0, [this](c2s_session& s) {
+      if (srv_->sessions().resource_count(s.bare_jid()) == 0) {
+        std::lock_guard lock(mutex_);
+        hashes_.erase(s.bare_jid().str());
+      }
+      return hook_result::next;
+    });
+    srv.hooks().client_stanza.add(avatar_stamp_priority, [this](c2s_session& s, xml::element& el) {
+      stamp_presence(s, el);
+      return hook_result::next;
+    });
+  }
+
+ private:
+  static void error(iq_request& req, stanza_condition c, std::string_view text = {}) {
+    req.srv.reply(req, make_error_reply(req.stanza, c, {}, text));
+  }
+
+  boost::asio::awaitable<void> handle_self(iq_request& req) {
+    if (req.payload().name() != "vCard") {
+      error(req, stanza_condition::bad_request);
+      co_return;
+    }
+    jid owner = req.from.bare();
+    if (req.is_get()) {
+      auto op = store_->get(owner);
+      auto got = co_await std::move(op);
+      if (got.failed) {
+        error(req, stanza_condition::internal_server_error);
+        co_return;
+      }
+      // XEP-0054 §3.1: no vCard -> item-not-found (the SHOULD of the two options).
+      if (!got.record) {
+        error(req, stanza_condition::item_not_found);
+        co_return;
+      }
+      send_vcard(req, got.record->xml);
+      co_return;
+    }
+    // XEP-0054 §3.2: the whole vCard is replaced (no partial updates), stored verbatim.
+    const xml::element& vcard = req.payload();
+    std::string text = store_xml(vcard);
+    if (text.size() > max_vcard_bytes) {
+      error(req, stanza_condition::policy_violation,
+            "vCard larger than " + std::to_string(max_vcard_bytes) + " bytes");
+      co_return;
+    }
+    auto hash = avatar_hash(vcard);
+    if (!hash) {
+      error(req, stanza_condition::bad_request, "PHOTO BINVAL is not base64");
+      co_return;
+    }
+    std::string photo = *hash;
+    // Named awaitables throughout: g++ 12 mishandles non-trivial temporaries in co_await.
+    auto op = store_->put(owner, vcard_record{std::move(text), std::move(photo)});
+    bool ok = co_await std::move(op);
+    if (!ok) {
+      error(req, stanza_condition::internal_server_error);
+      co_return;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      hashes_[owner.str()] = *hash;
+    }
+    req.srv.reply(req, make_result(req.stanza));
+  }
+
+  boost::asio::awaitable<void> handle_other(iq_request& req) {
+    if (req.payload().name() != "vCard") {
+      error(req, stanza_condition::bad_request);
+      co_return;
+    }
+    if (!req.is_get()) {
+      // XEP-0054 §3.2: nobody sets another user's vCard.
+      error(req, stanza_condition::forbidden);
+      co_return;
+    }
+    auto op = store_->get(req.to.bare());
+    auto got = co_await std::move(op);
+    if (got.failed) {
+      error(req, stanza_condition::internal_server_error);
+      co_return;
+    }
+    // XEP-0054 §3.3: the same error for "no vCard" and "no such user" (no directory
+    // harvesting), and RFC 6121 dictates service-unavailable for the latter.
+    if (!got.record) {
+      error(req, stanza_condition::service_unavailable);
+      co_return;
+    }
+    send_vcard(req, got.record->xml);
+  }
+
+  static void send_vcard(iq_request& req, const std::string& stored) {
+    auto vcard = load_xml(stored);
+    if (!vcard) {
+      spdlog::error("vcard: stored vCard of {} does not parse", req.to.bare().str());
+      error(req, stanza_condition::internal_server_error);
+      return;
+    }
+    auto r = make_result(req.stanza);
+    r.add_child(std::move(*vcard));
+    req.srv.reply(req, r);
+  }
+
+  // Fills the avatar cache for an account that just bound a resource, unless a vCard set
+  // already put a fresher value there.
+  boost::asio::awaitable<void> load_hash(jid bare) {
+    auto op = store_->get(bare);
+    auto got = co_await std::move(op);
+    if (got.failed) co_return;
+    std::string hash = got.record ? got.record->photo_hash : std::string();
+    std::lock_guard lock(mutex_);
+    hashes_.emplace(bare.str(), std::move(hash));
+  }
+
+  // XEP-0153 §3.1, §4.1: available presence (broadcast or directed) carries the avatar hash;
+  // a client that put its own <x/> on the stanza knows better and is left alone.
+  void stamp_presence(c2s_session& s, xml::element& el) {
+    if (el.name() != "presence" || el.attr("type")) return;
+    if (el.child("x", ns_vcard_update)) return;
+    std::string hash;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = hashes_.find(s.bare_jid().str());
+      if (it == hashes_.end()) return;  // not known yet: say nothing rather than "no avatar"
+      hash = it->second;
+    }
+    auto& x = el.add("x", std::string(ns_vcard_update));
+    // XEP-0153 §4.1 rule 3: an empty <photo/> means "no avatar".
+    auto& photo = x.add("photo", std::string(ns_vcard_update));
+    if (!hash.empty()) photo.add_text(hash);
+  }
+
+  server* srv_ = nullptr;
+  std::unique_ptr<vcard_store> store_;
+  std::mutex mutex_;
+  // bare JID -> avatar hash, for accounts with bound sessions.
+  std::unordered_map<std::string, std::string> hashes_;
+};
+
+}  // namespace starling::modules
+
+using starling::modules::vcard_module;
+STARLING_MODULE(vcard_module, "vcard")
