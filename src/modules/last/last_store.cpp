@@ -1,0 +1,62 @@
+// SQLite store of last activity.
+#include "modules/last/last_store.hpp"
+
+#include "storage/sqlite.hpp"
+
+namespace starling::modules {
+
+namespace {
+
+using storage::connection;
+
+class sqlite_last_store final : public last_store {
+ public:
+  explicit sqlite_last_store(storage::sqlite_database& db) : db_(db) {}
+
+  boost::asio::awaitable<last_lookup> get(jid bare) override {
+    auto work = [host = bare.domain(), user = bare.local()](connection& c) {
+      std::optional<last_record> r;
+      auto st = c.prepare("SELECT logout, status FROM last_activity WHERE host = ?1 AND user = ?2", host, user);
+      if (st.step()) r = last_record{st.column_int64(0), st.column_text(1)};
+      return r;
+    };
+    last_lookup out;
+    try {
+      auto op = db_.read(std::move(work));
+      out.record = co_await std::move(op);
+    } catch (const std::exception&) {
+      out.failed = true;
+    }
+    co_return out;
+  }
+
+  boost::asio::awaitable<bool> put(jid bare, last_record r) override {
+    // INSERT OR IGNORE semantics for a deleted account: the foreign key would fail; the
+    // account is gone and its activity with it.
+    auto work = [host = bare.domain(), user = bare.local(), r = std::move(r)](connection& c) {
+      c.execute(
+          "INSERT INTO last_activity (host, user, logout, status) "
+          "SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM accounts WHERE host = ?1 AND user = ?2) "
+          "ON CONFLICT (host, user) DO UPDATE SET logout = excluded.logout, status = excluded.status",
+          host, user, r.logout, r.status);
+    };
+    try {
+      auto op = db_.run(std::move(work));
+      co_await std::move(op);
+      co_return true;
+    } catch (const std::exception&) {
+      co_return false;
+    }
+  }
+
+ private:
+  storage::sqlite_database& db_;
+};
+
+}  // namespace
+
+std::unique_ptr<last_store> make_sqlite_last_store(storage::sqlite_database& db) {
+  return std::make_unique<sqlite_last_store>(db);
+}
+
+}  // namespace starling::modules

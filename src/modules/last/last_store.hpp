@@ -1,0 +1,38 @@
+#pragma once
+// Storage contract of last activity (XEP-0012): when each account's last session ended, and
+// the status text of its last unavailable presence.
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "jid/jid.hpp"
+
+namespace starling::storage {
+class sqlite_database;
+}
+
+namespace starling::modules {
+
+struct last_record {
+  int64_t logout = 0;  // unix seconds
+  std::string status;
+};
+
+struct last_lookup {
+  bool failed = false;
+  std::optional<last_record> record;
+};
+
+class last_store {
+ public:
+  virtual ~last_store() = default;
+  virtual boost::asio::awaitable<last_lookup> get(jid bare) = 0;
+  virtual boost::asio::awaitable<bool> put(jid bare, last_record r) = 0;
+};
+
+// SQLite implementation; its rows are deleted with the account.
+std::unique_ptr<last_store> make_sqlite_last_store(storage::sqlite_database& db);
+
+}  // namespace starling::modules
