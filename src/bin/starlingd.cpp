@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   fs::path cfg_file = fs::absolute(config_path);
+  const bool first_run = !fs::exists(cfg_file);
   if (!check_only) {
     // First run: default config, data folder, self-signed certificates (idempotent).
     for (const auto& e : starling::config::bootstrap(cfg_file, cfg_file.parent_path()))
@@ -81,6 +82,9 @@ int main(int argc, char** argv) {
       return;
     }
   });
+  if (first_run)
+    spdlog::info("first run: wrote {} with defaults, a self-signed certificate and the database under {}",
+                 cfg_file.string(), srv.cfg().data_dir.string());
   spdlog::info("Starling {} started", STARLING_VERSION);
   srv.run();
   // run() also returns when a listener failed; make sure the signal thread ends too.

@@ -260,6 +260,7 @@ class loader {
     r.read_seconds("close_timeout", 1, 300, out.close_timeout);
     r.read_seconds("idle_timeout", 0, one_week, out.idle_timeout);
     r.read_int("max_connections_per_ip", 0, 1'000'000, out.max_connections_per_ip);
+    r.read_int("max_bytes_per_second", 0, 1024 * 1024 * 1024, out.max_bytes_per_second, "a number of bytes");
     r.finish();
   }
 

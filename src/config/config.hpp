@@ -81,7 +81,10 @@ struct limits {
   std::chrono::seconds handshake_timeout{30};  // from connect to authenticated session
   std::chrono::seconds close_timeout{5};       // waiting for the peer's </stream:stream>
   std::chrono::seconds idle_timeout{0};        // 0: no idle timeout (keepalives handle it)
-  uint32_t max_connections_per_ip = 100;       // 0: unlimited
+  uint32_t max_connections_per_ip = 100;
+  // Bytes per second one client connection may send; reading pauses above it (traffic
+  // shaping, so a flooding client slows down instead of slowing others). 0: unlimited.
+  uint32_t max_bytes_per_second = 1024 * 1024;       // 0: unlimited
   bool operator==(const limits&) const = default;
 };
 

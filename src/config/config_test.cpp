@@ -375,7 +375,7 @@ TEST(Errors, UnknownKeySuggestsTheClosestOne) {
   EXPECT_EQ(e.str(),
             "/etc/starling/starling.toml:8:1: unknown key \"max_stanzas\" in [limits]; expected "
             "one of: max_stanza_size, max_depth, handshake_timeout, close_timeout, idle_timeout, "
-            "max_connections_per_ip; did you mean \"max_stanza_size\"?");
+            "max_connections_per_ip, max_bytes_per_second; did you mean \"max_stanza_size\"?");
 }
 
 // --- types, ranges, choices ---------------------------------------------------------------------

@@ -106,6 +106,8 @@ key = "certs/localhost.key"
 #idle_timeout = 0
 # Simultaneous connections from one IP address; 0 = no limit.
 #max_connections_per_ip = 100
+# Bytes per second one client may send before reading from it pauses; 0 = no limit.
+#max_bytes_per_second = 1048576
 
 [storage]
 backend = "sqlite"

@@ -80,6 +80,11 @@ std::vector<std::string> c2s_session::offered_mechanisms() const {
 }
 
 void c2s_session::sasl_fail(sasl::failure f, std::string_view text) {
+  if (sasl_) {
+    // One line per failed attempt, with address and account, for operators and fail2ban.
+    spdlog::info("c2s {}: authentication failed: {} ({}{}{})", remote_ip(), sasl::to_string(f), sasl_->mechanism,
+                 sasl_->username.empty() ? "" : ", user ", sasl_->username);
+  }
   sasl_.reset();
   xml::element e("failure", std::string(ns_sasl));
   e.add(std::string(sasl::to_string(f)), std::string(ns_sasl));
@@ -181,6 +186,7 @@ asio::awaitable<void> c2s_session::handle_sasl(xml::element el) {
       }
     }
     std::string account_key = (user ? *user : msg->authcid) + "@" + host_;
+    sasl_->username = user ? *user : msg->authcid;
     if (!srv_.auth_failures_account().allowed(account_key)) {
       sasl_fail(sasl::failure::temporary_auth_failure, "Too many failed attempts; try again later");
       co_return;
@@ -225,7 +231,11 @@ asio::awaitable<void> c2s_session::handle_sasl(xml::element el) {
     o.unknown_user_iterations = cfg.auth.scram_iterations;
     sasl_->scram.emplace(std::move(o));
     if (auto f = sasl_->scram->parse_client_first(data)) {
-      sasl_fail(*f);
+      // RFC 5802 §7 e= value as text: it tells a client developer what went wrong (e.g.
+      // "server-does-support-channel-binding" for a client sending 'y' although -PLUS was
+      // offered, which RFC 5802 §6 and XEP-0440 §4 treat as a downgrade attack).
+      std::string why(sasl_->scram->scram_error());
+      sasl_fail(*f, why);
       co_return;
     }
     const auto& first = sasl_->scram->client_first();
@@ -265,7 +275,10 @@ asio::awaitable<void> c2s_session::handle_sasl(xml::element el) {
         srv_.auth_failures_ip().record(remote_ip());
         srv_.auth_failures_account().record(account_key);
       }
-      sasl_fail(*r.error);
+      std::string why(sasl_->scram->scram_error());
+      // Do not tell an attacker whether the proof or the account was wrong.
+      if (why == "invalid-proof" || why == "unknown-user") why.clear();
+      sasl_fail(*r.error, why);
       co_return;
     }
     srv_.auth_failures_account().clear(account_key);
@@ -279,7 +292,7 @@ asio::awaitable<void> c2s_session::handle_sasl(xml::element el) {
   }
 
   if (authenticated_) {
-    spdlog::info("c2s {}: authenticated as {}", remote_ip(), jid_.bare_str());
+    spdlog::info("c2s {}: authenticated as {} ({})", remote_ip(), jid_.bare_str(), mech->name);
     restart_stream();
   }
 }

@@ -56,6 +56,7 @@ c2s_session::c2s_session(server& srv, asio::ip::tcp::socket socket, bool direct_
       direct_tls_(direct_tls),
       parser_(*this, limits_from(srv.cfg())),
       handshake_timer_(executor_),
+      idle_timer_(executor_),
       flush_timer_(executor_) {}
 
 c2s_session::~c2s_session() = default;
@@ -97,13 +98,34 @@ asio::awaitable<void> c2s_session::run() {
     }
   }
 
+  if (srv_.cfg().limit.idle_timeout.count() > 0)
+    asio::co_spawn(executor_, [self = shared_from_this()] { return self->idle_watch(); }, asio::detached);
+
   // One read buffer per thread, not per session: data is consumed by the parser before the
   // coroutine can suspend again, so idle sessions hold no read buffer.
   static thread_local char buffer[16384];
+  const double rate = srv_.cfg().limit.max_bytes_per_second;
+  double allowance = rate;  // token bucket, refilled at `rate` bytes per second
+  auto last_refill = std::chrono::steady_clock::now();
   while (!finished_) {
     error_code ec;
     size_t n = co_await conn_.read_some(std::span<char>(buffer, sizeof buffer), ec);
     if (ec || n == 0) break;
+    last_activity_ = std::chrono::steady_clock::now();
+    if (rate > 0) {
+      // Traffic shaping: over the rate, stop reading for as long as the excess takes to
+      // drain, so TCP flow control slows the sender down (no data is dropped).
+      auto now = last_activity_;
+      allowance = std::min(rate, allowance + rate * std::chrono::duration<double>(now - last_refill).count());
+      last_refill = now;
+      allowance -= static_cast<double>(n);
+      if (allowance < 0) {
+        asio::steady_timer pause(executor_);
+        pause.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            std::chrono::duration<double>(-allowance / rate)));
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      }
+    }
     if (closing_ && !stream_open_) continue;  // input after our close is ignored
     parser_.feed(std::string_view(buffer, n));
     while (!events_.empty() && !finished_) {
@@ -140,6 +162,22 @@ asio::awaitable<void> c2s_session::run() {
     }
   }
   finish();
+}
+
+asio::awaitable<void> c2s_session::idle_watch() {
+  auto self = shared_from_this();
+  const auto idle = std::chrono::duration_cast<std::chrono::steady_clock::duration>(srv_.cfg().limit.idle_timeout);
+  auto& t = idle_timer_;  // a member, so that finish() can cancel the wait
+  while (!finished_ && !closing_) {
+    auto quiet = std::chrono::steady_clock::now() - last_activity_;
+    if (quiet >= idle) {
+      close(stream_condition::connection_timeout, "Idle for too long");
+      co_return;
+    }
+    t.expires_after(idle - quiet);
+    error_code ec;
+    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
 }
 
 void c2s_session::on_stream_open(xml::stream_header header) { events_.emplace_back(std::move(header)); }
@@ -383,7 +421,9 @@ asio::awaitable<void> c2s_session::linger() {
 void c2s_session::finish() {
   if (finished_) return;
   finished_ = true;
+  spdlog::debug("c2s {}: connection closed{}{}", remote_ip(), bound_ ? " for " : "", bound_ ? jid_.str() : "");
   handshake_timer_.cancel();
+  idle_timer_.cancel();
   if (bound_) {
     srv_.sessions().remove(jid_, this);
     srv_.hooks().session_closed.run(*this);

@@ -97,6 +97,7 @@ class c2s_session : public std::enable_shared_from_this<c2s_session>, private xm
   boost::asio::awaitable<void> write_loop();
   boost::asio::awaitable<void> flush();
   boost::asio::awaitable<void> linger();
+  boost::asio::awaitable<void> idle_watch();
   boost::asio::awaitable<void> handle_header(const xml::stream_header& h);
   boost::asio::awaitable<void> handle_element(xml::element el);
   boost::asio::awaitable<void> handle_starttls();
@@ -116,12 +117,14 @@ class c2s_session : public std::enable_shared_from_this<c2s_session>, private xm
   bool direct_tls_;
   xml::stream_parser parser_;
   boost::asio::steady_timer handshake_timer_;
+  boost::asio::steady_timer idle_timer_;
   boost::asio::steady_timer flush_timer_;
 
   using event = std::variant<xml::stream_header, xml::element, xml::parse_error, std::monostate>;
   std::deque<event> events_;
   std::string parse_error_detail_;
 
+  std::chrono::steady_clock::time_point last_activity_ = std::chrono::steady_clock::now();
   std::string out_;
   bool writing_ = false;
   bool header_sent_ = false;
