@@ -23,6 +23,12 @@ namespace {
 thread_local bool bypass_inbound = false;
 thread_local bool bypass_outbound = false;
 
+// Per session (session thread only): client stanzas waiting behind a deferred decision.
+struct outbound_queue {
+  std::deque<xml::element> stanzas;
+  bool draining = false;
+};
+
 std::mutex registry_mutex;
 std::map<server*, std::unique_ptr<service>>& registry() {
   static std::map<server*, std::unique_ptr<service>> r;
@@ -221,7 +227,8 @@ asio::awaitable<roster_facts> service::roster_of(jid owner, jid peer) {
 asio::awaitable<service::side> service::check_async(jid owner, const xml::element& st, direction dir, jid peer) {
   side s = check(owner, st, dir, peer, nullptr);
   if (s == side::not_loaded) {
-    auto a = co_await state(owner.bare());
+    const jid owner_bare = owner.bare();
+    auto a = co_await state(owner_bare);
     if (!a) co_return side::not_loaded;
     s = check(owner, st, dir, peer, nullptr);
   }
@@ -237,6 +244,13 @@ asio::awaitable<service::side> service::check_async(jid owner, const xml::elemen
 
 hook_result service::on_inbound(xml::element& st, const jid& to) {
   if (std::exchange(bypass_inbound, false)) return hook_result::next;
+  {
+    std::lock_guard lock(queue_mutex_);
+    if (inbound_draining_) {
+      inbound_queue_.emplace_back(st, to);
+      return hook_result::stop;
+    }
+  }
   auto from = jid::parse(st.attr_or("from"));
   if (!from || exempt(to, *from)) return hook_result::next;
   // The sender's own lists, for presence its client did not address itself (broadcasts made
@@ -247,7 +261,7 @@ hook_result service::on_inbound(xml::element& st, const jid& to) {
   auto pending = [](side s) { return s == side::not_loaded || s == side::need_roster; };
   if (pending(sender) || pending(recipient)) {
     if ((sender == side::deny || sender == side::blocked) && st.name() == "presence") return hook_result::stop;
-    asio::co_spawn(pool_, inbound_async(st, to), asio::detached);
+    defer_inbound(st, to);
     return hook_result::stop;
   }
   if (sender == side::deny || sender == side::blocked) return hook_result::stop;  // silently
@@ -258,9 +272,45 @@ hook_result service::on_inbound(xml::element& st, const jid& to) {
   return hook_result::next;
 }
 
+void service::defer_inbound(const xml::element& st, const jid& to) {
+  std::lock_guard lock(queue_mutex_);
+  inbound_queue_.emplace_back(st, to);
+  if (inbound_draining_) return;
+  inbound_draining_ = true;
+  asio::co_spawn(pool_, drain_inbound(), asio::detached);
+}
+
+asio::awaitable<void> service::drain_inbound() {
+  for (;;) {
+    std::optional<std::pair<xml::element, jid>> next;
+    {
+      std::lock_guard lock(queue_mutex_);
+      if (inbound_queue_.empty()) {
+        inbound_draining_ = false;
+        co_return;
+      }
+      next = std::move(inbound_queue_.front());
+      inbound_queue_.pop_front();
+    }
+    try {
+      auto op = inbound_async(std::move(next->first), std::move(next->second));
+      co_await std::move(op);
+    } catch (const std::exception& e) {
+      spdlog::error("privacy: deferred inbound stanza: {}", e.what());
+    }
+  }
+}
+
 asio::awaitable<void> service::inbound_async(xml::element st, jid to) {
   auto from = jid::parse(st.attr_or("from"));
   if (!from) co_return;
+  if (exempt(to, *from)) {
+    // Queued behind a deferred stanza, but needs no check.
+    bypass_inbound = true;
+    co_await srv_.route(std::move(st), nullptr);
+    bypass_inbound = false;
+    co_return;
+  }
   if (st.name() == "presence" && is_local_user(*from)) {
     side s = co_await check_async(*from, st, direction::outbound, to);
     if (s != side::allow) co_return;  // presence: dropped without error
@@ -301,6 +351,11 @@ void service::deny_inbound(const xml::element& st, const jid& to) {
 
 hook_result service::on_outbound(c2s_session& s, xml::element& st) {
   if (std::exchange(bypass_outbound, false)) return hook_result::next;
+  auto& queue = s.slot<outbound_queue>();
+  if (queue.draining) {
+    queue.stanzas.push_back(st);
+    return hook_result::stop;
+  }
   const std::string* t = st.attr("to");
   if (!t) return hook_result::next;  // to the account itself, or a presence broadcast
   auto to = jid::parse(*t);
@@ -315,16 +370,38 @@ hook_result service::on_outbound(c2s_session& s, xml::element& st) {
       return hook_result::stop;
     case side::not_loaded:
     case side::need_roster:
-      asio::co_spawn(s.executor(), outbound_async(s.shared_from_this(), st), asio::detached);
+      queue.stanzas.push_back(st);
+      queue.draining = true;
+      asio::co_spawn(s.executor(), drain_outbound(s.shared_from_this()), asio::detached);
       return hook_result::stop;
   }
   return hook_result::next;
 }
 
+asio::awaitable<void> service::drain_outbound(std::shared_ptr<c2s_session> s) {
+  // Runs on the session's thread, like the hook that fills the queue.
+  auto& queue = s->slot<outbound_queue>();
+  while (!queue.stanzas.empty()) {
+    xml::element st = std::move(queue.stanzas.front());
+    queue.stanzas.pop_front();
+    if (s->is_closing()) continue;
+    try {
+      auto op = outbound_async(s, std::move(st));
+      co_await std::move(op);
+    } catch (const std::exception& e) {
+      spdlog::error("privacy: deferred stanza from {}: {}", s->full_jid().str(), e.what());
+    }
+  }
+  queue.draining = false;
+}
+
 asio::awaitable<void> service::outbound_async(std::shared_ptr<c2s_session> s, xml::element st) {
-  auto to = jid::parse(st.attr_or("to"));
-  if (!to) co_return;
-  side r = co_await check_async(s->full_jid(), st, direction::outbound, *to);
+  // Stanzas queued behind a deferred one may need no check at all (no 'to', or exempt).
+  std::optional<jid> to;
+  if (const std::string* t = st.attr("to")) to = jid::parse(*t);
+  const jid self = s->full_jid();
+  side r = side::allow;
+  if (to && !exempt(self, *to)) r = co_await check_async(self, st, direction::outbound, *to);
   if (s->is_closing()) co_return;
   if (r == side::not_loaded) {
     if (!is_error(st)) s->send(make_error_reply(st, stanza_condition::internal_server_error));

@@ -8,6 +8,7 @@
 // asynchronously, and then routes it on (or bounces it) as the core would have.
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -92,6 +93,11 @@ class service {
   boost::asio::awaitable<side> check_async(jid owner, const xml::element& st, direction dir, jid peer);
   boost::asio::awaitable<void> inbound_async(xml::element st, jid to);
   boost::asio::awaitable<void> outbound_async(std::shared_ptr<c2s_session> s, xml::element st);
+  // Deferred stanzas are handled one at a time, in arrival order, and later stanzas wait
+  // behind them, so that deferring never reorders a sender's stanzas (RFC 6120 §10.1).
+  void defer_inbound(const xml::element& st, const jid& to);
+  boost::asio::awaitable<void> drain_inbound();
+  boost::asio::awaitable<void> drain_outbound(std::shared_ptr<c2s_session> s);
   boost::asio::awaitable<void> preload(jid bare);
   boost::asio::awaitable<roster_facts> roster_of(jid owner, jid peer);
 
@@ -100,6 +106,9 @@ class service {
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<account_state>> accounts_;  // by bare JID
   boost::asio::thread_pool pool_{1};  // runs inbound decisions that had to wait
+  std::mutex queue_mutex_;
+  std::deque<std::pair<xml::element, jid>> inbound_queue_;
+  bool inbound_draining_ = false;
 };
 
 }  // namespace starling::privacy
