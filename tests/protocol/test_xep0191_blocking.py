@@ -285,3 +285,28 @@ def test_block_subscribed_contact_presence(server):
         unblock(dave)
         roster_remove(dave, bare('erin'))
         roster_remove(erin, bare('dave'))
+
+
+# Deciding may wait for storage right after login; stanzas must keep their order (RFC 6120 §10.1)
+def test_order_kept_right_after_login(server):
+    alice = server.login('alice', resource='r')
+    ok(block(alice, bare('dave')))
+    alice.end_stream()
+    alice.close()
+    carol = server.login('carol', resource='r')
+    alice = server.login('alice', resource='fresh')
+    for i in range(10):
+        send_message(alice, full('carol', 'r'), 'ordered-%d' % i, id='ord%d' % i)
+    got = [carol.recv_stanza(lambda e: e.tag == q(NS_CLIENT, 'message')).get('id') for _ in range(10)]
+    assert got == ['ord%d' % i for i in range(10)]
+
+
+# The default list applies when the user has no session (XEP-0016 §2.2 rule 2)
+def test_offline_user_blocklist(server):
+    alice = server.login('alice', resource='r')
+    ok(block(alice, bare('carol')))
+    alice.end_stream()
+    alice.close()
+    carol = server.login('carol', resource='r')
+    mid = send_message(carol, bare('alice'), 'to-offline-blocker')
+    assert err_cond(expect_error(carol, 'message', mid)) == 'service-unavailable'
