@@ -6,7 +6,8 @@ import hashlib
 import pytest
 
 from im_helpers_vcard import (NS_VCARD_UPDATE, PHOTO_B64, PHOTO_BYTES, PHOTO_SHA1, assert_result,
-                              is_presence_from, no_stanza, ping, vcard_set, wrapped_b64)
+                              is_presence_from, make_subscribed, no_stanza, ping, vcard_set,
+                              wrapped_b64)
 from rawxmpp import q, tostr
 
 
@@ -90,3 +91,18 @@ def test_xep0153_unavailable_not_stamped(srv):
     p = b.recv_stanza(is_presence_from('alice@localhost/gone'))
     assert p.get('type') == 'unavailable'
     assert p.find(q(NS_VCARD_UPDATE, 'x')) is None, tostr(p)
+
+
+def test_xep0153_s3_1_broadcast_to_subscriber_carries_hash(server_factory):
+    """The contact sees the hash in the user's presence broadcast (RFC 6121 §4.4)."""
+    s = server_factory.start('avatar-broadcast', users=('alice', 'bob'))
+    a = s.login('alice', resource='pc')
+    b = s.login('bob', resource='pc')
+    b.send('<presence/>')
+    make_subscribed(s, a, 'alice', b, 'bob')
+    assert_result(vcard_set(a, "<PHOTO><TYPE>image/png</TYPE><BINVAL>%s</BINVAL></PHOTO>" % PHOTO_B64))
+    b.others.clear()
+    a.send('<presence><status>with avatar</status></presence>')
+    p = b.recv_stanza(lambda e: is_presence_from('alice@localhost/pc')(e)
+                      and e.findtext('{jabber:client}status') == 'with avatar')
+    assert photo_of(p) == PHOTO_SHA1, tostr(p)

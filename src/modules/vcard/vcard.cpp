@@ -25,6 +25,9 @@ constexpr size_t max_vcard_bytes = 64 * 1024;
 // Above the presence module (priority 0): the stamp must be on the stanza it broadcasts.
 constexpr int avatar_stamp_priority = 100;
 
+// Accounts whose avatar hash is kept in memory (about 100 bytes each).
+constexpr size_t max_cached_hashes = 100000;
+
 class vcard_module : public module {
  public:
   void start(server& srv) override {
@@ -49,11 +52,9 @@ class vcard_module : public module {
       boost::asio::co_spawn(s.executor(), load_hash(s.bare_jid()), boost::asio::detached);
       return hook_result::next;
     });
-    srv.hooks().session_closed.add(0, [this](c2s_session& s) {
-      if (srv_->sessions().resource_count(s.bare_jid()) == 0) {
-        std::lock_guard lock(mutex_);
-        hashes_.erase(s.bare_jid().str());
-      }
+    srv.hooks().account_removed.add(0, [this](const jid& bare) {
+      std::lock_guard lock(mutex_);
+      hashes_.erase(bare.str());
       return hook_result::next;
     });
     srv.hooks().client_stanza.add(avatar_stamp_priority, [this](c2s_session& s, xml::element& el) {
@@ -111,6 +112,7 @@ class vcard_module : public module {
     }
     {
       std::lock_guard lock(mutex_);
+      bound_cache();
       hashes_[owner.str()] = *hash;
     }
     req.srv.reply(req, make_result(req.stanza));
@@ -161,7 +163,15 @@ class vcard_module : public module {
     if (got.failed) co_return;
     std::string hash = got.record ? got.record->photo_hash : std::string();
     std::lock_guard lock(mutex_);
+    bound_cache();
     hashes_.emplace(bare.str(), std::move(hash));
+  }
+
+  // The cache outlives sessions, so that a client logging in again finds its hash at once
+  // instead of racing the database read with its first presence; it is bounded by starting
+  // afresh (entries are reloaded at the next login). Under mutex_.
+  void bound_cache() {
+    if (hashes_.size() >= max_cached_hashes) hashes_.clear();
   }
 
   // XEP-0153 §3.1, §4.1: available presence (broadcast or directed) carries the avatar hash;
@@ -185,7 +195,7 @@ class vcard_module : public module {
   server* srv_ = nullptr;
   std::unique_ptr<vcard_store> store_;
   std::mutex mutex_;
-  // bare JID -> avatar hash, for accounts with bound sessions.
+  // bare JID -> avatar hash, for accounts that bound a session (see bound_cache()).
   std::unordered_map<std::string, std::string> hashes_;
 };
 
