@@ -15,6 +15,7 @@
 
 namespace starling::storage {
 class sqlite_database;
+struct migration;
 }
 
 namespace starling::roster {
@@ -67,5 +68,8 @@ class roster_store {
 
 // Registers the schema (migrations) and the account-removal hook; call from module::start().
 std::unique_ptr<roster_store> make_sqlite_roster_store(server& srv);
+// The store alone, over an already migrated database (unit tests).
+std::unique_ptr<roster_store> make_sqlite_roster_store(storage::sqlite_database& db);
+const std::vector<storage::migration>& sqlite_roster_migrations();
 
 }  // namespace starling::roster

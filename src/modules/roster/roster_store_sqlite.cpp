@@ -100,7 +100,7 @@ void write_row(connection& c, const jid& owner, const row& r, const std::string&
 
 class sqlite_roster_store final : public roster_store {
  public:
-  explicit sqlite_roster_store(server& srv) : srv_(srv) {}
+  explicit sqlite_roster_store(storage::sqlite_database& db) : db_(db) {}
 
   asio::awaitable<std::pair<std::vector<item>, int64_t>> roster(jid owner) override {
     auto work = [owner](connection& c) {
@@ -115,12 +115,12 @@ class sqlite_roster_store final : public roster_store {
       tx.commit();
       return out;
     };
-    co_return co_await srv_.sqlite().read(std::move(work));
+    co_return co_await db_.read(std::move(work));
   }
 
   asio::awaitable<int64_t> version(jid owner) override {
     auto work = [owner](connection& c) { return current_version(c, owner); };
-    co_return co_await srv_.sqlite().read(std::move(work));
+    co_return co_await db_.read(std::move(work));
   }
 
   asio::awaitable<std::optional<item>> get(jid owner, jid contact) override {
@@ -129,7 +129,7 @@ class sqlite_roster_store final : public roster_store {
       if (!r) return std::nullopt;
       return r->it;
     };
-    co_return co_await srv_.sqlite().read(std::move(work));
+    co_return co_await db_.read(std::move(work));
   }
 
   asio::awaitable<set_result> set(jid owner, item it, size_t max_items) override {
@@ -157,7 +157,7 @@ class sqlite_roster_store final : public roster_store {
       tx.commit();
       return res;
     };
-    co_return co_await srv_.sqlite().run(std::move(work));
+    co_return co_await db_.run(std::move(work));
   }
 
   asio::awaitable<std::optional<removed_item>> remove(jid owner, jid contact) override {
@@ -171,7 +171,7 @@ class sqlite_roster_store final : public roster_store {
       tx.commit();
       return out;
     };
-    co_return co_await srv_.sqlite().run(std::move(work));
+    co_return co_await db_.run(std::move(work));
   }
 
   asio::awaitable<apply_result> apply(jid owner, jid contact, sub_type type, bool is_outbound,
@@ -222,7 +222,7 @@ class sqlite_roster_store final : public roster_store {
       tx.commit();
       return res;
     };
-    co_return co_await srv_.sqlite().run(std::move(work));
+    co_return co_await db_.run(std::move(work));
   }
 
   asio::awaitable<std::vector<pending_request>> pending(jid owner) override {
@@ -236,34 +236,44 @@ class sqlite_roster_store final : public roster_store {
         if (auto j = jid::parse(st.column_text(0))) out.push_back({*j, st.column_text(1)});
       return out;
     };
-    co_return co_await srv_.sqlite().read(std::move(work));
+    co_return co_await db_.read(std::move(work));
   }
 
  private:
-  server& srv_;
+  storage::sqlite_database& db_;
 };
 
 }  // namespace
 
+const std::vector<storage::migration>& sqlite_roster_migrations() {
+  static const std::vector<storage::migration> m{
+      {"roster", 1,
+       "CREATE TABLE roster_items ("
+       " host TEXT NOT NULL, user TEXT NOT NULL, contact TEXT NOT NULL,"
+       " name TEXT NOT NULL DEFAULT '', groups TEXT NOT NULL DEFAULT '',"
+       " sub INTEGER NOT NULL DEFAULT 0, pending_out INTEGER NOT NULL DEFAULT 0,"
+       " pending_in INTEGER NOT NULL DEFAULT 0, approved INTEGER NOT NULL DEFAULT 0,"
+       " visible INTEGER NOT NULL DEFAULT 1, request_status TEXT NOT NULL DEFAULT '',"
+       " PRIMARY KEY (host, user, contact));"
+       "CREATE TABLE roster_versions ("
+       " host TEXT NOT NULL, user TEXT NOT NULL, ver INTEGER NOT NULL,"
+       " PRIMARY KEY (host, user));"}};
+  return m;
+}
+
+std::unique_ptr<roster_store> make_sqlite_roster_store(storage::sqlite_database& db) {
+  return std::make_unique<sqlite_roster_store>(db);
+}
+
 std::unique_ptr<roster_store> make_sqlite_roster_store(server& srv) {
-  srv.add_migrations({{"roster", 1,
-                       "CREATE TABLE roster_items ("
-                       " host TEXT NOT NULL, user TEXT NOT NULL, contact TEXT NOT NULL,"
-                       " name TEXT NOT NULL DEFAULT '', groups TEXT NOT NULL DEFAULT '',"
-                       " sub INTEGER NOT NULL DEFAULT 0, pending_out INTEGER NOT NULL DEFAULT 0,"
-                       " pending_in INTEGER NOT NULL DEFAULT 0, approved INTEGER NOT NULL DEFAULT 0,"
-                       " visible INTEGER NOT NULL DEFAULT 1, request_status TEXT NOT NULL DEFAULT '',"
-                       " PRIMARY KEY (host, user, contact));"
-                       "CREATE TABLE roster_versions ("
-                       " host TEXT NOT NULL, user TEXT NOT NULL, ver INTEGER NOT NULL,"
-                       " PRIMARY KEY (host, user));"}});
+  srv.add_migrations(sqlite_roster_migrations());
   // The account's roster goes with it. (Other users' items pointing at it stay: their
   // subscriptions are theirs to cancel, RFC 6121 §2.5.)
   srv.sqlite().add_account_removal_hook([](connection& c, const std::string& host, const std::string& user) {
     c.execute("DELETE FROM roster_items WHERE host = ?1 AND user = ?2", host, user);
     c.execute("DELETE FROM roster_versions WHERE host = ?1 AND user = ?2", host, user);
   });
-  return std::make_unique<sqlite_roster_store>(srv);
+  return make_sqlite_roster_store(srv.sqlite());
 }
 
 }  // namespace starling::roster

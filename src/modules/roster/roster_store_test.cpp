@@ -1,0 +1,132 @@
+// roster_store over SQLite: visibility of pending requests (RFC 6121 §3.1.3), versions
+// (§2.6), removal, size limit.
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <filesystem>
+
+#include "modules/roster/roster_store.hpp"
+#include "storage/sqlite.hpp"
+#include "util/random.hpp"
+
+namespace starling::roster {
+namespace {
+
+namespace asio = boost::asio;
+
+template <class T>
+T run_on(asio::io_context& io, asio::awaitable<T> op) {
+  std::optional<T> result;
+  asio::co_spawn(io, std::move(op), [&](std::exception_ptr e, T value) {
+    if (!e) result = std::move(value);
+  });
+  io.restart();
+  io.run();
+  EXPECT_TRUE(result.has_value());
+  return std::move(*result);
+}
+
+class roster_store_test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("starling-roster-" + util::random_token(12));
+    std::string error;
+    db_ = storage::open_sqlite_database(dir_ / "t.db", {}, error);
+    ASSERT_TRUE(db_) << error;
+    ASSERT_TRUE(db_->migrate(sqlite_roster_migrations(), error)) << error;
+    store_ = make_sqlite_roster_store(*db_);
+  }
+  void TearDown() override {
+    store_.reset();
+    db_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  std::vector<item> items() { return run_on(io_, store_->roster(owner_)).first; }
+  int64_t version() { return run_on(io_, store_->version(owner_)); }
+  apply_result apply(const jid& contact, sub_type t, bool out, std::string status = {}) {
+    return run_on(io_, store_->apply(owner_, contact, t, out, std::move(status), 10));
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<storage::sqlite_database> db_;
+  std::unique_ptr<roster_store> store_;
+  asio::io_context io_;
+  jid owner_ = *jid::parse("juliet@example.com");
+  jid romeo_ = *jid::parse("romeo@example.net");
+};
+
+TEST_F(roster_store_test, set_then_update_bumps_version) {
+  EXPECT_EQ(version(), 0);
+  item it;
+  it.contact = romeo_;
+  it.name = "Romeo";
+  it.groups = {"Friends", "Lovers"};
+  auto r = run_on(io_, store_->set(owner_, it, 10));
+  EXPECT_EQ(r.status, set_status::ok);
+  EXPECT_EQ(r.ver, 1);
+  auto all = items();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].name, "Romeo");
+  EXPECT_EQ(all[0].groups, (std::vector<std::string>{"Friends", "Lovers"}));
+  it.groups.clear();
+  r = run_on(io_, store_->set(owner_, it, 10));
+  EXPECT_EQ(r.ver, 2);
+  EXPECT_TRUE(items()[0].groups.empty());
+}
+
+TEST_F(roster_store_test, inbound_request_is_hidden_until_approved) {
+  auto r = apply(romeo_, sub_type::subscribe, false, "let me in");
+  EXPECT_TRUE(r.t.forward);
+  EXPECT_FALSE(r.push);  // §3.1.3: not a roster item yet
+  EXPECT_TRUE(items().empty());
+  EXPECT_EQ(version(), 0);
+  auto pending = run_on(io_, store_->pending(owner_));
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].contact, romeo_);
+  EXPECT_EQ(pending[0].status, "let me in");
+  r = apply(romeo_, sub_type::subscribed, true);  // approve
+  EXPECT_TRUE(r.push);
+  EXPECT_EQ(r.it.sub, subscription::from);
+  EXPECT_EQ(items().size(), 1u);
+  EXPECT_TRUE(run_on(io_, store_->pending(owner_)).empty());
+}
+
+TEST_F(roster_store_test, denied_request_leaves_nothing) {
+  apply(romeo_, sub_type::subscribe, false);
+  auto r = apply(romeo_, sub_type::unsubscribed, true);
+  EXPECT_TRUE(r.t.forward);
+  EXPECT_FALSE(r.push);
+  EXPECT_FALSE(run_on(io_, store_->get(owner_, romeo_)).has_value());
+}
+
+TEST_F(roster_store_test, outbound_subscribe_creates_item_with_ask) {
+  auto r = apply(romeo_, sub_type::subscribe, true);
+  EXPECT_TRUE(r.push);
+  EXPECT_TRUE(r.it.ask_out);
+  EXPECT_EQ(r.ver, 1);
+  r = apply(romeo_, sub_type::subscribed, false);
+  EXPECT_EQ(r.it.sub, subscription::to);
+  EXPECT_FALSE(r.it.ask_out);
+  EXPECT_EQ(r.ver, 2);
+}
+
+TEST_F(roster_store_test, remove_and_limit) {
+  EXPECT_FALSE(run_on(io_, store_->remove(owner_, romeo_)).has_value());
+  for (int i = 0; i < 10; ++i) {
+    item it;
+    it.contact = *jid::parse("c" + std::to_string(i) + "@example.org");
+    EXPECT_EQ(run_on(io_, store_->set(owner_, it, 10)).status, set_status::ok);
+  }
+  item extra;
+  extra.contact = romeo_;
+  EXPECT_EQ(run_on(io_, store_->set(owner_, extra, 10)).status, set_status::limit_reached);
+  EXPECT_TRUE(apply(romeo_, sub_type::subscribe, false).rejected);
+  auto removed = run_on(io_, store_->remove(owner_, *jid::parse("c3@example.org")));
+  ASSERT_TRUE(removed.has_value());
+  EXPECT_EQ(items().size(), 9u);
+}
+
+}  // namespace
+}  // namespace starling::roster
