@@ -168,3 +168,15 @@ def test_rfc6121_4_initial_presence_hook_after_pending_requests(server):
     u.send('<presence/>')
     wait_presence(u, C, 'subscribe')
     close_all(u, c)
+
+
+def test_rfc6121_4_6_directed_presence_while_unavailable_gets_unavailable_at_logoff(server):
+    un, on = fresh_user(server, 'dirq'), fresh_user(server, 'strq')
+    U, O = bare(server, un), bare(server, on)
+    o = online(server, on, 'o')
+    u = online(server, un, 'u', presence=False)  # never sends broadcast presence
+    u.send("<presence to='%s'/>" % (O + '/o'))
+    wait_presence(o, U + '/u')
+    u.close()
+    wait_presence(o, U + '/u', 'unavailable', timeout=10)
+    close_all(o)

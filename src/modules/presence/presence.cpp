@@ -92,9 +92,11 @@ class presence_module : public module {
     });
     srv.hooks().session_closed.add(0, [this](c2s_session& s) {
       auto& st = s.slot<presence_state>();
-      if (!st.available) return hook_result::next;
+      if (!st.available && st.directed.empty()) return hook_result::next;
       // RFC 6121 §4.5.2 and §4.6.3: a session that ends without unavailable presence (closed
-      // stream, error, dropped TCP) is announced as unavailable by the server.
+      // stream, error, dropped TCP) is announced as unavailable by the server: to contacts if
+      // it was available, and to directed-presence recipients in any case.
+      const bool was_available = st.available;
       st.available = false;
       srv_->sessions().set_presence(s.full_jid(), false, 0);
       xml::element p("presence", std::string(xml::ns_client));
@@ -102,7 +104,7 @@ class presence_module : public module {
       p.set_attr("from", s.full_jid().str());
       std::vector<std::string> directed(st.directed.begin(), st.directed.end());
       st.directed.clear();
-      asio::co_spawn(pool_, broadcast_unavailable(s.full_jid(), std::move(p), std::move(directed)),
+      asio::co_spawn(pool_, broadcast_unavailable(s.full_jid(), std::move(p), std::move(directed), was_available),
                      asio::detached);
       return hook_result::next;
     });
@@ -270,11 +272,13 @@ class presence_module : public module {
 
   // RFC 6121 §4.5.2 and §4.6.3: to contacts with 'from', the user's other available resources,
   // and whoever received directed presence.
-  asio::awaitable<void> broadcast_unavailable(jid full, xml::element el, std::vector<std::string> directed) {
+  asio::awaitable<void> broadcast_unavailable(jid full, xml::element el, std::vector<std::string> directed,
+                                              bool to_contacts = true) {
     const jid user = full.bare();
     std::set<std::string> sent;
     try {
-      auto items = co_await roster::get_roster(*srv_, user);
+      std::vector<roster::item> items;
+      if (to_contacts) items = co_await roster::get_roster(*srv_, user);
       for (const auto& it : items) {
         if (!has_from(it.sub) || it.contact == user) continue;
         xml::element p = el;
@@ -286,7 +290,7 @@ class presence_module : public module {
       spdlog::error("presence: roster of {}: {}", user.str(), e.what());
     }
     for (const auto& r : srv_->sessions().resources(user)) {
-      if (!r.available || r.full == full) continue;
+      if (!to_contacts || !r.available || r.full == full) continue;
       xml::element p = el;
       p.set_attr("to", r.full.str());
       r.session->deliver(std::move(p));

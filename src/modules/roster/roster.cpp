@@ -84,7 +84,7 @@ xml::element item_element(const item& it, bool removed) {
   return e;
 }
 
-void push(server& srv, const jid& owner, const item& it, int64_t ver, bool removed) {
+void push(server& srv, const jid& owner, const item& it, int64_t ver, bool removed, c2s_session* current) {
   xml::element query("query", std::string(ns_roster));
   query.set_attr("ver", std::to_string(ver));
   query.add_child(item_element(it, removed));
@@ -96,6 +96,10 @@ void push(server& srv, const jid& owner, const item& it, int64_t ver, bool remov
     iq.set_attr("to", r.full.str());
     iq.add_child(query);
     auto s = r.session;
+    if (s.get() == current) {
+      if (!s->is_closing() && s->slot<roster_interest>().requested) s->send(iq);
+      continue;
+    }
     asio::post(s->executor(), [s, iq = std::move(iq)] {
       if (!s->is_closing() && s->is_bound() && s->slot<roster_interest>().requested) s->send(iq);
     });
@@ -140,7 +144,7 @@ asio::awaitable<void> handle_remove(iq_request& req, const jid& owner, const jid
     error(req, stanza_condition::item_not_found);
     co_return;
   }
-  push(req.srv, owner, removed->it, removed->ver, true);
+  push(req.srv, owner, removed->it, removed->ver, true, req.session);
   req.srv.reply(req, make_result(req.stanza));
   // RFC 6121 §2.5.2: cancel the subscriptions in both directions (and answer a pending
   // request with a denial); the former subscriber sees the user go unavailable.
@@ -225,7 +229,7 @@ asio::awaitable<void> handle_set(iq_request& req) {
     error(req, stanza_condition::not_allowed, "The roster is full");
     co_return;
   }
-  push(req.srv, owner, res.it, res.ver);
+  push(req.srv, owner, res.it, res.ver, false, req.session);
   req.srv.reply(req, make_result(req.stanza));
 }
 

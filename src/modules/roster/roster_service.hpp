@@ -26,8 +26,10 @@ boost::asio::awaitable<apply_result> apply_subscription(server& srv, jid owner, 
 boost::asio::awaitable<std::vector<pending_request>> pending_requests(server& srv, jid owner);
 
 // RFC 6121 §2.1.6: sends a roster push of `it` to every resource of `owner` that requested the
-// roster. `removed`: subscription='remove'.
-void push(server& srv, const jid& owner, const item& it, int64_t ver, bool removed = false);
+// roster. `removed`: subscription='remove'. `current`: the session whose thread is calling, if
+// any; it gets its push at once, ahead of the IQ result that follows (RFC 6121 §2.3.2 order).
+void push(server& srv, const jid& owner, const item& it, int64_t ver, bool removed = false,
+          c2s_session* current = nullptr);
 
 // <item/> as it appears in roster results and pushes.
 xml::element item_element(const item& it, bool removed = false);
