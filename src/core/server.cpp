@@ -28,9 +28,15 @@ server::server(config::server_config cfg)
 }
 
 server::~server() {
+  // Shutdown order: no thread runs handlers any more; modules let go of sessions; the
+  // sessions and the coroutine frames that hold them are destroyed while their io_context,
+  // the modules and the database still exist; then the modules; the database last.
   stop();
   cpu_pool_.join();
   for (auto& m : modules_) m->stop();
+  sessions_.clear();
+  io_.reset();
+  modules_.clear();
   if (db_) db_->close();
 }
 

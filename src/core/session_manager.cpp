@@ -76,6 +76,15 @@ size_t session_manager::resource_count(const jid& bare) const {
   return it == by_bare_.end() ? 0 : it->second.size();
 }
 
+void session_manager::clear() {
+  decltype(by_bare_) gone;
+  {
+    std::lock_guard lock(mutex_);
+    gone.swap(by_bare_);
+    count_ = 0;
+  }
+}
+
 size_t session_manager::size() const {
   std::lock_guard lock(mutex_);
   return count_;

@@ -39,6 +39,8 @@ class session_manager {
   // Every bound resource of an account, with availability and priority.
   std::vector<resource_info> resources(const jid& bare) const;
   size_t size() const;
+  // Drops every registration (shutdown).
+  void clear();
 
  private:
   mutable std::mutex mutex_;
