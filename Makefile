@@ -4,17 +4,17 @@ ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 CONFIG ?= data/starling.toml
 
-.PHONY: all deps build run test test-unit test-protocol test-asan fuzz clean
+.PHONY: all deps configure build run test test-unit test-protocol test-asan fuzz clean
 
 all: build
 
 deps:
 	@./scripts/install-deps.sh
 
-$(BUILD)/build.ninja:
-	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+configure:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTARLING_TESTS=ON
 
-build: deps $(BUILD)/build.ninja
+build: deps configure
 	ninja -C $(BUILD) -j $(JOBS)
 
 # Writes data/starling.toml, a self-signed certificate and the SQLite database on first run,
@@ -28,7 +28,7 @@ test: build
 	$(MAKE) test-asan
 
 test-asan: deps
-	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSTARLING_SANITIZE=ON >/dev/null
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSTARLING_SANITIZE=ON -DSTARLING_TESTS=ON >/dev/null
 	ninja -C $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j $(JOBS)

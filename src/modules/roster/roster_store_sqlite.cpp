@@ -254,10 +254,12 @@ const std::vector<storage::migration>& sqlite_roster_migrations() {
        " sub INTEGER NOT NULL DEFAULT 0, pending_out INTEGER NOT NULL DEFAULT 0,"
        " pending_in INTEGER NOT NULL DEFAULT 0, approved INTEGER NOT NULL DEFAULT 0,"
        " visible INTEGER NOT NULL DEFAULT 1, request_status TEXT NOT NULL DEFAULT '',"
-       " PRIMARY KEY (host, user, contact));"
+       " PRIMARY KEY (host, user, contact),"
+       " FOREIGN KEY (host, user) REFERENCES accounts (host, user) ON DELETE CASCADE);"
        "CREATE TABLE roster_versions ("
        " host TEXT NOT NULL, user TEXT NOT NULL, ver INTEGER NOT NULL,"
-       " PRIMARY KEY (host, user));"}};
+       " PRIMARY KEY (host, user),"
+       " FOREIGN KEY (host, user) REFERENCES accounts (host, user) ON DELETE CASCADE);"}};
   return m;
 }
 
@@ -266,13 +268,10 @@ std::unique_ptr<roster_store> make_sqlite_roster_store(storage::sqlite_database&
 }
 
 std::unique_ptr<roster_store> make_sqlite_roster_store(server& srv) {
+  // The account's roster goes with it through the foreign keys, also when starlingctl deletes
+  // the account. (Other users' items pointing at it stay: their subscriptions are theirs to
+  // cancel, RFC 6121 §2.5.)
   srv.add_migrations(sqlite_roster_migrations());
-  // The account's roster goes with it. (Other users' items pointing at it stay: their
-  // subscriptions are theirs to cancel, RFC 6121 §2.5.)
-  srv.sqlite().add_account_removal_hook([](connection& c, const std::string& host, const std::string& user) {
-    c.execute("DELETE FROM roster_items WHERE host = ?1 AND user = ?2", host, user);
-    c.execute("DELETE FROM roster_versions WHERE host = ?1 AND user = ?2", host, user);
-  });
   return make_sqlite_roster_store(srv.sqlite());
 }
 

@@ -35,6 +35,11 @@ class roster_store_test : public ::testing::Test {
     db_ = storage::open_sqlite_database(dir_ / "t.db", {}, error);
     ASSERT_TRUE(db_) << error;
     ASSERT_TRUE(db_->migrate(sqlite_roster_migrations(), error)) << error;
+    // Roster rows belong to an existing account (foreign key, removed with it).
+    storage::account owner;
+    owner.host = "example.com";
+    owner.user = "juliet";
+    ASSERT_EQ(run_on(io_, db_->accounts().create(owner)), storage::write_result::ok);
     store_ = make_sqlite_roster_store(*db_);
   }
   void TearDown() override {
