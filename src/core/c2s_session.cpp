@@ -112,20 +112,6 @@ asio::awaitable<void> c2s_session::run() {
     size_t n = co_await conn_.read_some(std::span<char>(buffer, sizeof buffer), ec);
     if (ec || n == 0) break;
     last_activity_ = std::chrono::steady_clock::now();
-    if (rate > 0) {
-      // Traffic shaping: over the rate, stop reading for as long as the excess takes to
-      // drain, so TCP flow control slows the sender down (no data is dropped).
-      auto now = last_activity_;
-      allowance = std::min(rate, allowance + rate * std::chrono::duration<double>(now - last_refill).count());
-      last_refill = now;
-      allowance -= static_cast<double>(n);
-      if (allowance < 0) {
-        asio::steady_timer pause(executor_);
-        pause.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-            std::chrono::duration<double>(-allowance / rate)));
-        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      }
-    }
     if (closing_ && !stream_open_) continue;  // input after our close is ignored
     parser_.feed(std::string_view(buffer, n));
     while (!events_.empty() && !finished_) {
@@ -158,6 +144,21 @@ asio::awaitable<void> c2s_session::run() {
         events_.clear();
         parser_.reset();
         break;
+      }
+    }
+    if (rate > 0 && !finished_) {
+      // Traffic shaping: over the rate, stop reading for as long as the excess takes to
+      // drain, so TCP flow control slows the sender down (no data is dropped). Only after
+      // the input was parsed: the read buffer is shared by the thread's sessions.
+      auto now = last_activity_;
+      allowance = std::min(rate, allowance + rate * std::chrono::duration<double>(now - last_refill).count());
+      last_refill = now;
+      allowance -= static_cast<double>(n);
+      if (allowance < 0) {
+        asio::steady_timer pause(executor_);
+        pause.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            std::chrono::duration<double>(-allowance / rate)));
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       }
     }
   }

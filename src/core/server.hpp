@@ -168,4 +168,9 @@ class server {
   std::chrono::system_clock::time_point started_at_;
 };
 
+// Answers an IQ request with a stanza error (RFC 6120 §8.3), carrying the legacy code.
+inline void reply_error(iq_request& req, stanza_condition c, std::string_view text = {}) {
+  req.srv.reply(req, make_error_reply(req.stanza, c, {}, text));
+}
+
 }  // namespace starling

@@ -31,24 +31,21 @@ class blocking_module : public module {
   static inline service* g_svc = nullptr;
   service* svc_ = nullptr;
 
-  static void error(iq_request& req, stanza_condition c, std::string_view text = {}) {
-    req.srv.reply(req, make_error_reply(req.stanza, c, {}, text));
-  }
 
   static boost::asio::awaitable<void> handle(iq_request& req) {
     const xml::element& p = req.payload();
     if (!req.session) {
-      error(req, stanza_condition::bad_request);
+      reply_error(req, stanza_condition::bad_request);
       co_return;
     }
     auto state = co_await g_svc->state(req.session->bare_jid());
     if (!state) {
-      error(req, stanza_condition::internal_server_error);
+      reply_error(req, stanza_condition::internal_server_error);
       co_return;
     }
     if (req.is_get()) {
       if (!p.is("blocklist", ns_blocking)) {
-        error(req, stanza_condition::bad_request);
+        reply_error(req, stanza_condition::bad_request);
         co_return;
       }
       // XEP-0191 §3.2: the blocked JIDs (possibly none); this resource now gets pushes.
@@ -66,21 +63,21 @@ class blocking_module : public module {
     }
     bool block = p.is("block", ns_blocking);
     if (!block && !p.is("unblock", ns_blocking)) {
-      error(req, stanza_condition::bad_request);
+      reply_error(req, stanza_condition::bad_request);
       co_return;
     }
     std::vector<jid> items;
     std::set<jid> seen;
     for (const xml::element* it : p.elements()) {
       if (!it->is("item", ns_blocking)) {
-        error(req, stanza_condition::bad_request);
+        reply_error(req, stanza_condition::bad_request);
         co_return;
       }
       const std::string* j = it->attr("jid");
       auto parsed = j ? jid::parse(*j) : std::nullopt;
       if (!parsed) {
         // RFC 6120 §8.3.3.8 (XEP-0191 §3.3: "other standard XMPP stanza errors also apply").
-        error(req, j ? stanza_condition::jid_malformed : stanza_condition::bad_request);
+        reply_error(req, j ? stanza_condition::jid_malformed : stanza_condition::bad_request);
         co_return;
       }
       if (seen.insert(*parsed).second) items.push_back(*parsed);
@@ -89,7 +86,7 @@ class blocking_module : public module {
     if (block) {
       // XEP-0191 §3.3: a block without items is a bad request.
       if (items.empty()) {
-        error(req, stanza_condition::bad_request);
+        reply_error(req, stanza_condition::bad_request);
         co_return;
       }
       {
@@ -97,13 +94,13 @@ class blocking_module : public module {
         std::set<jid> all(state->blocklist.begin(), state->blocklist.end());
         all.insert(items.begin(), items.end());
         if (all.size() > max_blocked) {
-          error(req, stanza_condition::resource_constraint, "Too many blocked JIDs");
+          reply_error(req, stanza_condition::resource_constraint, "Too many blocked JIDs");
           co_return;
         }
       }
       std::vector<jid> copy = items;
       if (!co_await g_svc->db().block(bare, std::move(copy))) {
-        error(req, stanza_condition::internal_server_error);
+        reply_error(req, stanza_condition::internal_server_error);
         co_return;
       }
       std::vector<jid> newly;
@@ -124,7 +121,7 @@ class blocking_module : public module {
     // XEP-0191 §3.4 / §3.5: unblock the items, or everything when there are none.
     std::vector<jid> copy = items;
     if (!co_await g_svc->db().unblock(bare, std::move(copy))) {
-      error(req, stanza_condition::internal_server_error);
+      reply_error(req, stanza_condition::internal_server_error);
       co_return;
     }
     {

@@ -28,24 +28,21 @@ class iq_auth_module : public module {
   }
 
  private:
-  static void error(iq_request& req, stanza_condition c, std::string_view text = {}) {
-    req.srv.reply(req, make_error_reply(req.stanza, c, {}, text));
-  }
 
   static boost::asio::awaitable<void> handle(iq_request& req) {
     c2s_session* s = req.session;
     const auto& q = req.payload();
     if (!s || q.name() != "query") {
-      error(req, stanza_condition::bad_request);
+      reply_error(req, stanza_condition::bad_request);
       co_return;
     }
     if (s->is_authenticated()) {
-      error(req, stanza_condition::not_allowed, "Already authenticated");
+      reply_error(req, stanza_condition::not_allowed, "Already authenticated");
       co_return;
     }
     if (!s->is_tls()) {
       // The password would cross the network in the clear.
-      error(req, stanza_condition::policy_violation, "Non-SASL authentication requires TLS");
+      reply_error(req, stanza_condition::policy_violation, "Non-SASL authentication requires TLS");
       co_return;
     }
     if (req.is_get()) {
@@ -63,12 +60,12 @@ class iq_auth_module : public module {
     std::string password = q.child_text("password", ns_auth);
     std::string resource = q.child_text("resource", ns_auth);
     if (q.child("digest", ns_auth) && password.empty()) {
-      error(req, stanza_condition::not_acceptable, "Only the password method is supported");
+      reply_error(req, stanza_condition::not_acceptable, "Only the password method is supported");
       co_return;
     }
     if (username.empty() || password.empty() || resource.empty()) {
       // XEP-0078 §3.2: all three are required.
-      error(req, stanza_condition::not_acceptable, "Username, password and resource are required");
+      reply_error(req, stanza_condition::not_acceptable, "Username, password and resource are required");
       co_return;
     }
     auto user = precis::username_case_mapped(username);
@@ -76,7 +73,7 @@ class iq_auth_module : public module {
     const std::string account_key = (user ? *user : username) + "@" + s->host();
     if (!req.srv.auth_failures_ip().allowed(s->remote_ip()) ||
         !req.srv.auth_failures_account().allowed(account_key)) {
-      error(req, stanza_condition::resource_constraint, "Too many failed attempts; try again later");
+      reply_error(req, stanza_condition::resource_constraint, "Too many failed attempts; try again later");
       co_return;
     }
     bool ok = false;
@@ -90,14 +87,14 @@ class iq_auth_module : public module {
     if (!ok) {
       req.srv.auth_failures_ip().record(s->remote_ip());
       req.srv.auth_failures_account().record(account_key);
-      error(req, stanza_condition::not_authorized);  // XEP-0078 §3.2 (code 401)
+      reply_error(req, stanza_condition::not_authorized);  // XEP-0078 §3.2 (code 401)
       co_return;
     }
     req.srv.auth_failures_account().clear(account_key);
     s->set_authenticated(*user);
     if (auto err = s->bind(resource)) {
       // XEP-0078 §3.2: resource conflict (409) or a bad resource (406).
-      error(req, *err == stanza_condition::bad_request ? stanza_condition::not_acceptable : *err);
+      reply_error(req, *err == stanza_condition::bad_request ? stanza_condition::not_acceptable : *err);
       s->close();
       co_return;
     }

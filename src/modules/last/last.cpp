@@ -59,11 +59,9 @@ class last_module : public module {
     std::string text;
   };
 
-  static void error(iq_request& req, stanza_condition c) { req.srv.reply(req, make_error_reply(req.stanza, c)); }
-
   static bool check(iq_request& req) {
     if (!req.is_get() || req.payload().name() != "query") {
-      error(req, stanza_condition::bad_request);
+      reply_error(req, stanza_condition::bad_request);
       return false;
     }
     return true;
@@ -93,14 +91,14 @@ class last_module : public module {
       auto acc_op = req.srv.db().accounts().get(owner.domain(), owner.local());
       auto acc = co_await std::move(acc_op);
       if (!acc) {
-        error(req, stanza_condition::service_unavailable);
+        reply_error(req, stanza_condition::service_unavailable);
         co_return;
       }
       // §3: only who may see the owner's presence (RFC 6121: subscription from or both).
       auto item_op = roster::get_item(req.srv, owner, requester);
       auto item = co_await std::move(item_op);
       if (!item || (item->sub != roster::subscription::from && item->sub != roster::subscription::both)) {
-        error(req, stanza_condition::forbidden);
+        reply_error(req, stanza_condition::forbidden);
         co_return;
       }
     }
@@ -112,12 +110,12 @@ class last_module : public module {
     auto op = store_->get(owner);
     auto got = co_await std::move(op);
     if (got.failed) {
-      error(req, stanza_condition::internal_server_error);
+      reply_error(req, stanza_condition::internal_server_error);
       co_return;
     }
     if (!got.record) {
       // Never logged out since the server started recording: nothing to tell.
-      error(req, stanza_condition::item_not_found);
+      reply_error(req, stanza_condition::item_not_found);
       co_return;
     }
     answer(req, static_cast<int64_t>(std::time(nullptr)) - got.record->logout, got.record->status);

@@ -31,19 +31,16 @@ class privacy_module : public module {
   static inline service* g_svc = nullptr;
   service* svc_ = nullptr;
 
-  static void error(iq_request& req, stanza_condition c, std::string_view text = {}) {
-    req.srv.reply(req, make_error_reply(req.stanza, c, {}, text));
-  }
 
   static boost::asio::awaitable<void> handle(iq_request& req) {
     const xml::element& q = req.payload();
     if (!req.session || !q.is("query", ns_privacy)) {
-      error(req, stanza_condition::bad_request);
+      reply_error(req, stanza_condition::bad_request);
       co_return;
     }
     auto state = co_await g_svc->state(req.session->bare_jid());
     if (!state) {
-      error(req, stanza_condition::internal_server_error);
+      reply_error(req, stanza_condition::internal_server_error);
       co_return;
     }
     if (req.is_get()) {
@@ -53,7 +50,7 @@ class privacy_module : public module {
     // XEP-0016 §2.1: a set carries exactly one <active/>, <default/> or <list/>.
     auto children = q.elements();
     if (children.size() != 1 || children[0]->ns() != ns_privacy) {
-      error(req, stanza_condition::bad_request);
+      reply_error(req, stanza_condition::bad_request);
       co_return;
     }
     const xml::element& c = *children[0];
@@ -64,7 +61,7 @@ class privacy_module : public module {
     } else if (c.name() == "list") {
       co_await handle_list(req, state, c);
     } else {
-      error(req, stanza_condition::bad_request);
+      reply_error(req, stanza_condition::bad_request);
     }
   }
 
@@ -86,12 +83,12 @@ class privacy_module : public module {
     }
     // "The user is allowed to retrieve only one list at a time" (bad-request otherwise).
     if (children.size() > 1 || !children[0]->is("list", ns_privacy) || !children[0]->attr("name")) {
-      error(req, stanza_condition::bad_request);
+      reply_error(req, stanza_condition::bad_request);
       return;
     }
     const list* l = a.find(*children[0]->attr("name"));
     if (!l) {
-      error(req, stanza_condition::item_not_found);
+      reply_error(req, stanza_condition::item_not_found);
       return;
     }
     rq.add_child(to_xml(*l));
@@ -120,7 +117,7 @@ class privacy_module : public module {
       rs.owner = req.session;
       if (const std::string* name = c.attr("name")) {
         if (!a.find(*name)) {
-          error(req, stanza_condition::item_not_found);
+          reply_error(req, stanza_condition::item_not_found);
           return;
         }
         rs.active = *name;  // applied before the result goes out
@@ -139,7 +136,7 @@ class privacy_module : public module {
     {
       std::lock_guard lock(g_svc->mutex());
       if (name && !a->find(*name)) {
-        error(req, stanza_condition::item_not_found);
+        reply_error(req, stanza_condition::item_not_found);
         co_return;
       }
       if (a->default_list == name) {
@@ -148,13 +145,13 @@ class privacy_module : public module {
       }
       // "in use by at least one connected resource other than the sending resource": conflict.
       if (a->default_list && applies_elsewhere(req, *a, *a->default_list)) {
-        error(req, stanza_condition::conflict);
+        reply_error(req, stanza_condition::conflict);
         co_return;
       }
     }
     jid bare = req.session->bare_jid();
     if (!co_await g_svc->db().set_default(bare, name)) {
-      error(req, stanza_condition::internal_server_error);
+      reply_error(req, stanza_condition::internal_server_error);
       co_return;
     }
     {
@@ -169,7 +166,7 @@ class privacy_module : public module {
                                                   const xml::element& c) {
     const std::string* name = c.attr("name");
     if (!name || name->empty()) {
-      error(req, stanza_condition::bad_request);
+      reply_error(req, stanza_condition::bad_request);
       co_return;
     }
     jid bare = req.session->bare_jid();
@@ -177,19 +174,19 @@ class privacy_module : public module {
       {
         std::lock_guard lock(g_svc->mutex());
         if (!a->find(*name)) {
-          error(req, stanza_condition::item_not_found);
+          reply_error(req, stanza_condition::item_not_found);
           co_return;
         }
         // "a list that is currently being applied to at least one resource other than the
         // sending resource": conflict.
         if (applies_elsewhere(req, *a, *name)) {
-          error(req, stanza_condition::conflict);
+          reply_error(req, stanza_condition::conflict);
           co_return;
         }
       }
       std::string n = *name;
       if (!co_await g_svc->db().remove_list(bare, n)) {
-        error(req, stanza_condition::internal_server_error);
+        reply_error(req, stanza_condition::internal_server_error);
         co_return;
       }
       {
@@ -204,7 +201,7 @@ class privacy_module : public module {
     }
     auto parsed = parse_list(c, parse_limits{max_items});
     if (auto* cond = std::get_if<stanza_condition>(&parsed)) {
-      error(req, *cond);
+      reply_error(req, *cond);
       co_return;
     }
     list l = std::get<list>(std::move(parsed));
@@ -218,21 +215,21 @@ class privacy_module : public module {
       for (const auto& ri : roster_items)
         for (const auto& g : ri.groups) groups.erase(g);
       if (!groups.empty()) {
-        error(req, stanza_condition::item_not_found, "No such roster group: " + *groups.begin());
+        reply_error(req, stanza_condition::item_not_found, "No such roster group: " + *groups.begin());
         co_return;
       }
     }
     {
       std::lock_guard lock(g_svc->mutex());
       if (!a->find(l.name) && a->lists.size() >= max_lists) {
-        error(req, stanza_condition::resource_constraint, "Too many privacy lists");
+        reply_error(req, stanza_condition::resource_constraint, "Too many privacy lists");
         co_return;
       }
     }
     std::string n = l.name;
     list copy = l;
     if (!co_await g_svc->db().put_list(bare, std::move(copy))) {
-      error(req, stanza_condition::internal_server_error);
+      reply_error(req, stanza_condition::internal_server_error);
       co_return;
     }
     {

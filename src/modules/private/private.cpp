@@ -36,14 +36,11 @@ class private_module : public module {
   }
 
  private:
-  static void error(iq_request& req, stanza_condition c, std::string_view text = {}) {
-    req.srv.reply(req, make_error_reply(req.stanza, c, {}, text));
-  }
 
   // XEP-0049 §2: another user's data is off limits; "forbidden" is the preferred condition.
   // The same answer whether the account exists or not.
   static boost::asio::awaitable<void> other_user(iq_request& req) {
-    error(req, stanza_condition::forbidden);
+    reply_error(req, stanza_condition::forbidden);
     co_return;
   }
 
@@ -55,7 +52,7 @@ class private_module : public module {
   boost::asio::awaitable<void> handle(iq_request& req) {
     const auto& q = req.payload();
     if (q.name() != "query") {
-      error(req, stanza_condition::bad_request);
+      reply_error(req, stanza_condition::bad_request);
       co_return;
     }
     auto children = q.elements();
@@ -63,12 +60,12 @@ class private_module : public module {
     // (406; §2's example calls it "bad format", which is not an RFC 6120 stanza condition).
     // A child without its own namespace inherits jabber:iq:private and lands here too.
     if (children.empty()) {
-      error(req, stanza_condition::not_acceptable, "A child element in its own namespace is required");
+      reply_error(req, stanza_condition::not_acceptable, "A child element in its own namespace is required");
       co_return;
     }
     for (const auto* c : children) {
       if (is_reserved(c->ns())) {
-        error(req, stanza_condition::not_acceptable, "Reserved namespace");  // XEP-0049 §3
+        reply_error(req, stanza_condition::not_acceptable, "Reserved namespace");  // XEP-0049 §3
         co_return;
       }
     }
@@ -76,14 +73,14 @@ class private_module : public module {
     if (req.is_get()) {
       // XEP-0049 §2: a get asks for exactly one namespace.
       if (children.size() != 1) {
-        error(req, stanza_condition::bad_request, "Query one namespace at a time");
+        reply_error(req, stanza_condition::bad_request, "Query one namespace at a time");
         co_return;
       }
       const xml::element& asked = *children.front();
       auto op = store_->get(owner, asked.ns());
       auto got = co_await std::move(op);
       if (got.failed) {
-        error(req, stanza_condition::internal_server_error);
+        reply_error(req, stanza_condition::internal_server_error);
         co_return;
       }
       auto r = make_result(req.stanza);
@@ -94,7 +91,7 @@ class private_module : public module {
       } else {
         auto stored = load_xml_list(*got.xml);
         if (!stored || stored->empty()) {
-          error(req, stanza_condition::internal_server_error);
+          reply_error(req, stanza_condition::internal_server_error);
           co_return;
         }
         for (auto& e : *stored) rq.add_child(std::move(e));
@@ -108,7 +105,7 @@ class private_module : public module {
     for (const auto* c : children) by_ns[c->ns()] += store_xml(*c);
     for (const auto& [ns, text] : by_ns) {
       if (text.size() > max_private_ns_bytes) {
-        error(req, stanza_condition::policy_violation,
+        reply_error(req, stanza_condition::policy_violation,
               "Private data larger than " + std::to_string(max_private_ns_bytes) + " bytes");
         co_return;
       }
@@ -117,11 +114,11 @@ class private_module : public module {
       auto op = store_->put(owner, ns, std::move(text), max_private_account_bytes);
       auto res = co_await std::move(op);
       if (res == private_put_result::quota_exceeded) {
-        error(req, stanza_condition::resource_constraint, "Private storage quota exceeded");
+        reply_error(req, stanza_condition::resource_constraint, "Private storage quota exceeded");
         co_return;
       }
       if (res != private_put_result::ok) {
-        error(req, stanza_condition::internal_server_error);
+        reply_error(req, stanza_condition::internal_server_error);
         co_return;
       }
     }

@@ -27,15 +27,12 @@ class register_module : public module {
   }
 
  private:
-  static void error(iq_request& req, stanza_condition c, std::string_view text = {}) {
-    req.srv.reply(req, make_error_reply(req.stanza, c, {}, text));
-  }
 
   static boost::asio::awaitable<void> handle(iq_request& req) {
     c2s_session* s = req.session;
     const auto& q = req.payload();
     if (!s || q.name() != "query") {
-      error(req, stanza_condition::bad_request);
+      reply_error(req, stanza_condition::bad_request);
       co_return;
     }
     if (s->is_authenticated()) {
@@ -45,12 +42,12 @@ class register_module : public module {
     const auto* host = req.srv.cfg().find_host(s->host());
     if (!host || !host->registration) {
       // XEP-0077 §3.1: a host without in-band registration.
-      error(req, stanza_condition::service_unavailable);
+      reply_error(req, stanza_condition::service_unavailable);
       co_return;
     }
     if (!s->is_tls()) {
       // XEP-0077 §8: credentials only inside TLS.
-      error(req, stanza_condition::policy_violation, "Registration requires TLS");
+      reply_error(req, stanza_condition::policy_violation, "Registration requires TLS");
       co_return;
     }
     if (req.is_get()) {
@@ -65,28 +62,28 @@ class register_module : public module {
       co_return;
     }
     if (q.child("remove", ns_register)) {
-      error(req, stanza_condition::not_authorized, "Log in to cancel an account");
+      reply_error(req, stanza_condition::not_authorized, "Log in to cancel an account");
       co_return;
     }
     const xml::element* ue = q.child("username", ns_register);
     const xml::element* pe = q.child("password", ns_register);
     if (!ue || !pe || ue->text().empty() || pe->text().empty()) {
-      error(req, stanza_condition::not_acceptable, "Username and password are required");  // §3.1
+      reply_error(req, stanza_condition::not_acceptable, "Username and password are required");  // §3.1
       co_return;
     }
     auto user = precis::username_case_mapped(ue->text());
     if (!user || !jid::from_parts(*user, s->host())) {
-      error(req, stanza_condition::not_acceptable, "This username is not allowed");
+      reply_error(req, stanza_condition::not_acceptable, "This username is not allowed");
       co_return;
     }
     auto password = sasl::prepare_password(pe->text());
     if (!password || password->size() < req.srv.cfg().registration.min_password_length) {
-      error(req, stanza_condition::not_acceptable, "This password is not allowed or too short");
+      reply_error(req, stanza_condition::not_acceptable, "This password is not allowed or too short");
       co_return;
     }
     if (!req.srv.registrations_ip().allowed(s->remote_ip())) {
       // XEP-0077 §3.1 / §9: registrations from one address are rate-limited.
-      error(req, stanza_condition::resource_constraint, "Too many registrations; try again later");
+      reply_error(req, stanza_condition::resource_constraint, "Too many registrations; try again later");
       co_return;
     }
     uint32_t iterations = req.srv.cfg().auth.scram_iterations;
@@ -98,11 +95,11 @@ class register_module : public module {
     acc.credentials = co_await req.srv.offload(std::move(job));
     auto result = co_await req.srv.db().accounts().create(std::move(acc));
     if (result == storage::write_result::exists) {
-      error(req, stanza_condition::conflict, "This username is taken");  // §3.1
+      reply_error(req, stanza_condition::conflict, "This username is taken");  // §3.1
       co_return;
     }
     if (result != storage::write_result::ok) {
-      error(req, stanza_condition::internal_server_error);
+      reply_error(req, stanza_condition::internal_server_error);
       co_return;
     }
     req.srv.registrations_ip().record(s->remote_ip());
@@ -127,7 +124,7 @@ class register_module : public module {
       // XEP-0077 §3.3: cancel the account, then end its sessions.
       auto res = co_await req.srv.db().accounts().remove(bare.domain(), bare.local());
       if (res != storage::write_result::ok) {
-        error(req, stanza_condition::internal_server_error);
+        reply_error(req, stanza_condition::internal_server_error);
         co_return;
       }
       req.srv.hooks().account_removed.run(bare);
@@ -142,17 +139,17 @@ class register_module : public module {
     const xml::element* ue = q.child("username", ns_register);
     const xml::element* pe = q.child("password", ns_register);
     if (!ue || !pe || pe->text().empty()) {
-      error(req, stanza_condition::bad_request);
+      reply_error(req, stanza_condition::bad_request);
       co_return;
     }
     auto user = precis::username_case_mapped(ue->text());
     if (!user || *user != bare.local()) {
-      error(req, stanza_condition::not_allowed, "Only your own password can be changed");
+      reply_error(req, stanza_condition::not_allowed, "Only your own password can be changed");
       co_return;
     }
     auto password = sasl::prepare_password(pe->text());
     if (!password || password->size() < req.srv.cfg().registration.min_password_length) {
-      error(req, stanza_condition::not_acceptable, "This password is not allowed or too short");
+      reply_error(req, stanza_condition::not_acceptable, "This password is not allowed or too short");
       co_return;
     }
     uint32_t iterations = req.srv.cfg().auth.scram_iterations;
@@ -160,7 +157,7 @@ class register_module : public module {
     auto creds = co_await req.srv.offload(std::move(job));
     auto res = co_await req.srv.db().accounts().set_credentials(bare.domain(), bare.local(), std::move(creds));
     if (res != storage::write_result::ok) {
-      error(req, stanza_condition::internal_server_error);
+      reply_error(req, stanza_condition::internal_server_error);
       co_return;
     }
     req.srv.reply(req, make_result(req.stanza));

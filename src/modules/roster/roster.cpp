@@ -108,10 +108,6 @@ void push(server& srv, const jid& owner, const item& it, int64_t ver, bool remov
 
 namespace {
 
-void error(iq_request& req, stanza_condition c, std::string_view text = {}) {
-  req.srv.reply(req, make_error_reply(req.stanza, c, {}, text));
-}
-
 // Routes a presence stanza from the user's bare JID to a contact (RFC 6121 §2.5.2).
 asio::awaitable<void> send_presence(server& srv, const jid& from, const jid& to, std::string type) {
   xml::element p("presence", std::string(xml::ns_client));
@@ -141,7 +137,7 @@ asio::awaitable<void> handle_remove(iq_request& req, const jid& owner, const jid
   auto removed = co_await g_store->remove(owner, contact);
   if (!removed) {
     // RFC 6121 §2.5.3: nothing to remove.
-    error(req, stanza_condition::item_not_found);
+    reply_error(req, stanza_condition::item_not_found);
     co_return;
   }
   push(req.srv, owner, removed->it, removed->ver, true, req.session);
@@ -164,20 +160,20 @@ asio::awaitable<void> handle_set(iq_request& req) {
   auto items = q.elements();
   // RFC 6121 §2.3.3: a roster set carries exactly one item.
   if (items.size() != 1 || !items[0]->is("item", ns_roster)) {
-    error(req, stanza_condition::bad_request, "A roster set contains exactly one item");
+    reply_error(req, stanza_condition::bad_request, "A roster set contains exactly one item");
     co_return;
   }
   const xml::element& el = *items[0];
   const std::string* jid_attr = el.attr("jid");
   std::optional<jid> contact = jid_attr ? jid::parse(*jid_attr) : std::nullopt;
   if (!contact) {
-    error(req, jid_attr ? stanza_condition::jid_malformed : stanza_condition::bad_request,
+    reply_error(req, jid_attr ? stanza_condition::jid_malformed : stanza_condition::bad_request,
           "The item needs a valid 'jid'");
     co_return;
   }
   if (contact->has_resource()) {
     // RFC 6121 §2.1.2.3: roster items are bare JIDs.
-    error(req, stanza_condition::bad_request, "Roster items are bare JIDs");
+    reply_error(req, stanza_condition::bad_request, "Roster items are bare JIDs");
     co_return;
   }
   jid owner = req.from.bare();
@@ -190,14 +186,14 @@ asio::awaitable<void> handle_set(iq_request& req) {
   // sets only 'remove'. Clients that echo the current state back (slixmpp does) are not
   // refused: the known values are ignored, anything else is a bad request.
   if (el.attr("subscription") && sub != "none" && sub != "to" && sub != "from" && sub != "both") {
-    error(req, stanza_condition::bad_request, "Invalid subscription value");
+    reply_error(req, stanza_condition::bad_request, "Invalid subscription value");
     co_return;
   }
   item it;
   it.contact = *contact;
   it.name = std::string(el.attr_or("name"));
   if (it.name.size() > max_name_bytes) {
-    error(req, stanza_condition::not_acceptable, "The name is too long");
+    reply_error(req, stanza_condition::not_acceptable, "The name is too long");
     co_return;
   }
   std::set<std::string> seen;
@@ -207,26 +203,26 @@ asio::awaitable<void> handle_set(iq_request& req) {
     // RFC 6121 §2.3.3: empty and over-long group names are not acceptable, duplicates are a
     // bad request.
     if (name.empty()) {
-      error(req, stanza_condition::not_acceptable, "Empty group name");
+      reply_error(req, stanza_condition::not_acceptable, "Empty group name");
       co_return;
     }
     if (name.size() > max_group_bytes) {
-      error(req, stanza_condition::not_acceptable, "The group name is too long");
+      reply_error(req, stanza_condition::not_acceptable, "The group name is too long");
       co_return;
     }
     if (!seen.insert(name).second) {
-      error(req, stanza_condition::bad_request, "Duplicate group");
+      reply_error(req, stanza_condition::bad_request, "Duplicate group");
       co_return;
     }
     it.groups.push_back(std::move(name));
   }
   if (it.groups.size() > max_groups) {
-    error(req, stanza_condition::not_acceptable, "Too many groups");
+    reply_error(req, stanza_condition::not_acceptable, "Too many groups");
     co_return;
   }
   auto res = co_await g_store->set(owner, std::move(it), max_items);
   if (res.status == set_status::limit_reached) {
-    error(req, stanza_condition::not_allowed, "The roster is full");
+    reply_error(req, stanza_condition::not_allowed, "The roster is full");
     co_return;
   }
   push(req.srv, owner, res.it, res.ver, false, req.session);
@@ -236,7 +232,7 @@ asio::awaitable<void> handle_set(iq_request& req) {
 asio::awaitable<void> handle_iq(iq_request& req) {
   // Only the account's own sessions manage its roster (iq_target::self).
   if (!req.session || !req.session->is_bound() || req.payload().name() != "query") {
-    error(req, stanza_condition::bad_request);
+    reply_error(req, stanza_condition::bad_request);
     co_return;
   }
   if (req.is_get()) {

@@ -64,13 +64,9 @@ class vcard_module : public module {
   }
 
  private:
-  static void error(iq_request& req, stanza_condition c, std::string_view text = {}) {
-    req.srv.reply(req, make_error_reply(req.stanza, c, {}, text));
-  }
-
   boost::asio::awaitable<void> handle_self(iq_request& req) {
     if (req.payload().name() != "vCard") {
-      error(req, stanza_condition::bad_request);
+      reply_error(req, stanza_condition::bad_request);
       co_return;
     }
     jid owner = req.from.bare();
@@ -78,12 +74,12 @@ class vcard_module : public module {
       auto op = store_->get(owner);
       auto got = co_await std::move(op);
       if (got.failed) {
-        error(req, stanza_condition::internal_server_error);
+        reply_error(req, stanza_condition::internal_server_error);
         co_return;
       }
       // XEP-0054 §3.1: no vCard -> item-not-found (the SHOULD of the two options).
       if (!got.record) {
-        error(req, stanza_condition::item_not_found);
+        reply_error(req, stanza_condition::item_not_found);
         co_return;
       }
       send_vcard(req, got.record->xml);
@@ -93,13 +89,13 @@ class vcard_module : public module {
     const xml::element& vcard = req.payload();
     std::string text = store_xml(vcard);
     if (text.size() > max_vcard_bytes) {
-      error(req, stanza_condition::policy_violation,
+      reply_error(req, stanza_condition::policy_violation,
             "vCard larger than " + std::to_string(max_vcard_bytes) + " bytes");
       co_return;
     }
     auto hash = avatar_hash(vcard);
     if (!hash) {
-      error(req, stanza_condition::bad_request, "PHOTO BINVAL is not base64");
+      reply_error(req, stanza_condition::bad_request, "PHOTO BINVAL is not base64");
       co_return;
     }
     std::string photo = *hash;
@@ -107,7 +103,7 @@ class vcard_module : public module {
     auto op = store_->put(owner, vcard_record{std::move(text), std::move(photo)});
     bool ok = co_await std::move(op);
     if (!ok) {
-      error(req, stanza_condition::internal_server_error);
+      reply_error(req, stanza_condition::internal_server_error);
       co_return;
     }
     {
@@ -120,24 +116,24 @@ class vcard_module : public module {
 
   boost::asio::awaitable<void> handle_other(iq_request& req) {
     if (req.payload().name() != "vCard") {
-      error(req, stanza_condition::bad_request);
+      reply_error(req, stanza_condition::bad_request);
       co_return;
     }
     if (!req.is_get()) {
       // XEP-0054 §3.2: nobody sets another user's vCard.
-      error(req, stanza_condition::forbidden);
+      reply_error(req, stanza_condition::forbidden);
       co_return;
     }
     auto op = store_->get(req.to.bare());
     auto got = co_await std::move(op);
     if (got.failed) {
-      error(req, stanza_condition::internal_server_error);
+      reply_error(req, stanza_condition::internal_server_error);
       co_return;
     }
     // XEP-0054 §3.3: the same error for "no vCard" and "no such user" (no directory
     // harvesting), and RFC 6121 dictates service-unavailable for the latter.
     if (!got.record) {
-      error(req, stanza_condition::service_unavailable);
+      reply_error(req, stanza_condition::service_unavailable);
       co_return;
     }
     send_vcard(req, got.record->xml);
@@ -147,7 +143,7 @@ class vcard_module : public module {
     auto vcard = load_xml(stored);
     if (!vcard) {
       spdlog::error("vcard: stored vCard of {} does not parse", req.to.bare().str());
-      error(req, stanza_condition::internal_server_error);
+      reply_error(req, stanza_condition::internal_server_error);
       return;
     }
     auto r = make_result(req.stanza);
