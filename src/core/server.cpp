@@ -35,6 +35,11 @@ server::~server() {
   cpu_pool_.join();
   for (auto& m : modules_) m->stop();
   sessions_.clear();
+  {
+    // Their timers belong to the io_contexts destroyed next.
+    std::lock_guard lock(pending_mutex_);
+    pending_iqs_.clear();
+  }
   io_.reset();
   modules_.clear();
   if (db_) db_->close();

@@ -1,6 +1,10 @@
 """XEP-0115: Entity Capabilities — the server asks a client announcing an unknown verification
 string for its disco#info (node#ver), verifies it (§5.4) and caches verified strings globally
 (memory and database), so other clients announcing the same string are not asked."""
+import os
+import sqlite3
+import time
+
 import pytest
 
 from im_helpers_vcard import (EXODUS_INFO, EXODUS_NODE, EXODUS_VER, NS_DISCO_INFO, answer_disco,
@@ -89,6 +93,16 @@ def test_xep0115_cache_survives_restart(server_factory):
     a.send(caps_presence(EXODUS_NODE, EXODUS_VER))
     answer_disco(a, a.recv_stanza(is_disco_query), EXODUS_INFO)
     ping(a, s)
+    # The verified entry is written in the background: wait (bounded) until it is on disk
+    # before stopping, so the restart tests persistence and not a race with shutdown.
+    db = os.path.join(s.data_dir, 'starling.db')
+    deadline = time.monotonic() + 10
+    while True:
+        with sqlite3.connect(db, timeout=5) as conn:
+            if conn.execute('SELECT COUNT(*) FROM caps_cache').fetchone()[0] > 0:
+                break
+        assert time.monotonic() < deadline, 'verified caps never reached the database'
+        time.sleep(0.05)
     a.close()
     s.stop()
     s.start()
