@@ -12,6 +12,8 @@ packages=(
   # Federation interop tests (tests/protocol/federation_helpers.py) start their own Prosody and
   # ejabberd; lua-unbound lets Prosody use the tests' DNS server.
   prosody lua-unbound ejabberd
+  # starling-bench --plot (bench/README.md)
+  gnuplot-nox
 )
 if [[ "${STARLING_FUZZ_DEPS:-0}" == 1 ]]; then packages+=(clang libclang-rt-14-dev); fi
 

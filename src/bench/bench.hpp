@@ -31,6 +31,25 @@ struct options {
   size_t body_bytes = 100;
   double drain_timeout = 5;  // seconds to wait for messages in flight after sending stops
   double timeout = 10;       // seconds per login before it counts as failed
+  // login: after the closed-loop saturation phase, an open-loop phase at this fraction of the
+  // rate it reached (0: none); latency counts from each login's scheduled start.
+  double open_loop_fraction = 0.5;
+  // presence: accounts <prefix>p<N> with mutual rosters of roster_size contacts each.
+  size_t roster_size = 100;
+  size_t presence_users = 0;  // 0: roster_size + 1
+  // mam: accounts <prefix>m<N>; each sends mam_messages to its partner in the setup, then
+  // queries its archive in pages of mam_page, up to mam_pages pages per query.
+  size_t mam_users = 20;
+  size_t mam_messages = 50;
+  size_t mam_page = 20;
+  size_t mam_pages = 5;
+  std::string plot_path;  // PNG (gnuplot) of latency and server CPU against offered rate
+  std::string label;      // free text copied into the JSON (e.g. the server's name)
+  // Several processes (--processes): each child runs a slice of the accounts; the parent
+  // synchronises the phases and merges the results. Internal: the child's control pipe.
+  size_t processes = 1;
+  size_t process_index = 0;
+  int control_in = -1, control_out = -1;
 };
 
 // Server process counters from /proc (Linux).
@@ -41,8 +60,9 @@ struct proc_sample {
 };
 proc_sample sample_process(int pid);
 
-// Generator's own CPU (getrusage RUSAGE_SELF), seconds.
+// Generator's own CPU (getrusage RUSAGE_SELF), seconds: user + system, and user only.
 double self_cpu_seconds();
+double self_user_seconds();
 
 // Latency percentiles in milliseconds from microsecond samples (sorts them).
 struct latency_summary {
@@ -69,16 +89,30 @@ struct phase_result {
   double delivery_ratio = 0;
   // idle
   uint64_t sessions = 0;
+  // presence: presence stanzas received by the online contacts (fan-out); mam: archived
+  // messages received in results
+  uint64_t items = 0;
+  std::string note;  // e.g. why a phase was skipped
   // server and generator cost
   proc_sample server_before, server_after;
   double server_cpu_s = 0;
   double client_cpu_s = 0;
+  double client_user_s = 0;  // of which in user space (the rest is the kernel's TCP work)
 };
 
 // Runs the scenarios in order; returns every phase.
 std::vector<phase_result> run(const options& opts);
 
 void print_table(const std::vector<phase_result>& results, bool server_measured);
+bool write_plot(const std::string& png, const std::vector<phase_result>& results,
+                std::string& error);
+
+// Multi-process mode (multi.cpp): the parent forks the children, runs no load itself.
+std::vector<phase_result> run_processes(const options& opts);
+// In a child: phase boundaries reported to the parent (no-ops in a single process).
+void child_phase_begin(const options& opts, const std::string& name);
+void child_phase_end(const options& opts, const phase_result& res,
+                     const std::vector<uint32_t>& latencies_us);
 bool write_json(const std::string& path, const options& opts,
                 const std::vector<phase_result>& results, std::string& error);
 

@@ -14,11 +14,16 @@ namespace {
 
 constexpr auto as_tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
-constexpr std::string_view ns_tls = "urn:ietf:params:xml:ns:xmpp-tls";
-constexpr std::string_view ns_sasl = "urn:ietf:params:xml:ns:xmpp-sasl";
-constexpr std::string_view ns_bind = "urn:ietf:params:xml:ns:xmpp-bind";
-constexpr std::string_view ns_session = "urn:ietf:params:xml:ns:xmpp-session";
-constexpr std::string_view ns_stanzas = "urn:ietf:params:xml:ns:xmpp-stanzas";
+// <session xmlns='urn:ietf:params:xml:ns:xmpp-session'/> offered and not <optional/>.
+bool session_required(std::string_view features) {
+  size_t i = features.find("<session");
+  if (i == std::string_view::npos) return false;
+  size_t gt = features.find('>', i);
+  if (gt == std::string_view::npos || features[gt - 1] == '/') return true;
+  size_t end = features.find("</session>", gt);
+  std::string_view body = features.substr(gt, end == std::string_view::npos ? 0 : end - gt);
+  return body.find("optional") == std::string_view::npos;
+}
 
 // Socket reads land here, then go straight into OpenSSL or the parser: one buffer per
 // thread instead of one per connection (each thread owns one io_context).
@@ -44,10 +49,19 @@ std::string xml_escape(std::string_view s) {
 }
 
 // First child element's local name, e.g. the condition of a SASL <failure/>.
-std::string first_child_name(const xml::element& el) {
-  const xml::element* c = el.first_element();
-  return c ? c->name() : std::string("?");
+std::string first_child_name(std::string_view el) {
+  std::string_view c = raw::first_child(el);
+  return c.empty() ? std::string("?") : std::string(c);
 }
+
+// Local name of the condition inside an <error/> child, for messages.
+std::string error_condition(std::string_view el) {
+  size_t e = el.find(":xmpp-stanzas");
+  if (e == std::string_view::npos) return "no result";
+  size_t lt = el.rfind('<', e);
+  return lt == std::string_view::npos ? "?" : std::string(raw::name(el.substr(lt)));
+}
+
 
 }  // namespace
 
@@ -64,7 +78,7 @@ SSL_CTX* make_client_tls_context() {
 }
 
 xmpp_client::xmpp_client(asio::io_context& io, const target& t, SSL_CTX* ctx)
-    : io_(io), target_(t), ctx_(ctx), sock_(io), deadline_(io), parser_(*this) {}
+    : io_(io), target_(t), ctx_(ctx), sock_(io), deadline_(io) {}
 
 xmpp_client::~xmpp_client() {
   if (ssl_) SSL_free(ssl_);  // frees both BIOs
@@ -99,27 +113,22 @@ void xmpp_client::arm_deadline() {
 
 void xmpp_client::disarm_deadline() { deadline_.cancel(); }
 
-// ---- stream_handler
-
-void xmpp_client::on_stream_open(xml::stream_header) { header_seen_ = true; }
-
-void xmpp_client::on_element(xml::element el) {
-  if (sink_)
-    sink_->on_stanza(*this, el);
-  else
-    queue_.push_back(std::move(el));
-}
-
-void xmpp_client::on_stream_close() { closed_ = true; }
-
-void xmpp_client::on_parse_error(xml::parse_error err, std::string_view detail) {
-  fail(fmt::format("parse error from server: {} {}", xml::to_string(err), detail));
-}
-
 // ---- I/O
 
 void xmpp_client::feed_plain(std::string_view data) {
-  if (!parser_.feed(data)) fail("parser failed");
+  bool ok = splitter_.feed(data, [this](const stream_splitter::event& ev) {
+    switch (ev.what) {
+      case stream_splitter::kind::header: header_seen_ = true; break;
+      case stream_splitter::kind::close: closed_ = true; break;
+      case stream_splitter::kind::element:
+        if (sink_)
+          sink_->on_stanza(*this, ev.raw);
+        else
+          queue_.emplace_back(ev.raw);
+        break;
+    }
+  });
+  if (!ok) fail("malformed XML from server");
 }
 
 void xmpp_client::drain_tls_output() {
@@ -237,11 +246,9 @@ asio::awaitable<bool> xmpp_client::wait_iq(std::string_view id, bool error_ok) {
       bool step_ok = co_await next_element();
       if (!step_ok) co_return false;
     }
-    if (el_.name() == "iq" && el_.attr_or("id") == id) {
-      if (el_.attr_or("type") == "result" || error_ok) co_return true;
-      const xml::element* err = el_.child("error");
-      co_return fail(fmt::format("iq {} failed: {}", id,
-                                 err ? first_child_name(*err) : std::string("no result")));
+    if (raw::name(el_) == "iq" && raw::attr_raw(el_, "id") == id) {
+      if (raw::attr_raw(el_, "type") == "result" || error_ok) co_return true;
+      co_return fail(fmt::format("iq {} failed: {}", id, error_condition(el_)));
     }
     // Anything else (presence, pushes) is skipped during login.
   }
@@ -300,31 +307,28 @@ asio::awaitable<bool> xmpp_client::open_stream() {
     bool step_ok = co_await next_element();
     if (!step_ok) co_return false;
   }
-  if (!el_.is("features", xml::ns_streams))
-    co_return fail("expected stream features, got " + el_.name());
+  if (raw::name(el_) != "features")
+    co_return fail("expected stream features, got " + std::string(raw::name(el_)));
   features_ = std::move(el_);
   co_return true;
 }
 
 asio::awaitable<bool> xmpp_client::starttls() {
-  if (!features_.child("starttls", ns_tls)) co_return fail("server does not offer STARTTLS");
+  if (!raw::has_child(features_, "starttls")) co_return fail("server does not offer STARTTLS");
   send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
   {
     bool step_ok = co_await next_element();
     if (!step_ok) co_return false;
   }
-  if (!el_.is("proceed", ns_tls)) co_return fail("STARTTLS refused: " + el_.name());
-  parser_.reset();  // RFC 6120 §5.4.3.3: new stream after TLS
+  if (raw::name(el_) != "proceed") co_return fail("STARTTLS refused: " + el_);
+  splitter_.reset();  // RFC 6120 §5.4.3.3: new stream after TLS
   bool handshake_ok = co_await tls_handshake();
   co_return handshake_ok;
 }
 
 asio::awaitable<bool> xmpp_client::authenticate(account& acct) {
-  const xml::element* mechs = features_.child("mechanisms", ns_sasl);
-  bool offered = false;
-  if (mechs)
-    for (const xml::element* m : mechs->elements())
-      if (m->text() == target_.mechanism) offered = true;
+  // <mechanism>NAME</mechanism> inside <mechanisms/>.
+  bool offered = features_.find(">" + target_.mechanism + "<") != std::string::npos;
   if (!offered) co_return fail("server does not offer " + target_.mechanism);
 
   sasl::scram_client scram(target_.alg);
@@ -335,8 +339,8 @@ asio::awaitable<bool> xmpp_client::authenticate(account& acct) {
     bool step_ok = co_await next_element();
     if (!step_ok) co_return false;
   }
-  if (!el_.is("challenge", ns_sasl)) co_return fail("SASL: " + first_child_name(el_));
-  auto server_first = util::base64_decode(el_.text());
+  if (raw::name(el_) != "challenge") co_return fail("SASL: " + first_child_name(el_));
+  auto server_first = util::base64_decode(raw::text_of(el_, "challenge"));
   if (!server_first) co_return fail("SASL: bad base64 in challenge");
   if (auto f = scram.handle_server_first(*server_first))
     co_return fail(fmt::format("SASL: bad server-first ({})", sasl::to_string(*f)));
@@ -355,23 +359,23 @@ asio::awaitable<bool> xmpp_client::authenticate(account& acct) {
     bool step_ok = co_await next_element();
     if (!step_ok) co_return false;
   }
-  if (el_.is("challenge", ns_sasl)) {
+  if (raw::name(el_) == "challenge") {
     // Some servers send server-final as a challenge and expect an empty response.
-    auto fin = util::base64_decode(el_.text());
+    auto fin = util::base64_decode(raw::text_of(el_, "challenge"));
     if (!fin || !scram.verify_server_final(*fin)) co_return fail("SASL: server signature");
     send("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
     {
       bool step_ok = co_await next_element();
       if (!step_ok) co_return false;
     }
-    if (!el_.is("success", ns_sasl)) co_return fail("SASL: " + first_child_name(el_));
+    if (raw::name(el_) != "success") co_return fail("SASL: " + first_child_name(el_));
     co_return true;
   }
-  if (!el_.is("success", ns_sasl)) {
+  if (raw::name(el_) != "success") {
     acct.salted.clear();  // maybe the password or the salt changed
     co_return fail("SASL failure: " + first_child_name(el_));
   }
-  auto fin = util::base64_decode(el_.text());
+  auto fin = util::base64_decode(raw::text_of(el_, "success"));
   if (!fin || !scram.verify_server_final(*fin)) co_return fail("SASL: bad server signature");
   co_return true;
 }
@@ -401,20 +405,20 @@ asio::awaitable<bool> xmpp_client::login_steps(account& acct, std::string resour
   if (!secured) co_return false;
   bool authenticated = co_await authenticate(acct);
   if (!authenticated) co_return false;
-  parser_.reset();  // RFC 6120 §6.4.6: stream restart after SASL success
+  splitter_.reset();  // RFC 6120 §6.4.6: stream restart after SASL success
   bool opened = co_await open_stream();
   if (!opened) co_return false;
-  if (!features_.child("bind", ns_bind)) co_return fail("no resource binding offered");
+  if (!raw::has_child(features_, "bind")) co_return fail("no resource binding offered");
   send(fmt::format("<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
                    "<resource>{}</resource></bind></iq>",
                    xml_escape(resource)));
   bool bound = co_await wait_iq("bind");
   if (!bound) co_return false;
-  const xml::element* b = el_.child("bind", ns_bind);
-  jid_ = b ? b->child_text("jid", ns_bind) : std::string();
+  jid_ = raw::text_of(el_, "jid");
   if (jid_.empty()) co_return fail("bind result without jid");
-  // RFC 3921 session establishment: only where a server still advertises it.
-  if (features_.child("session", ns_session)) {
+  // RFC 3921 session establishment: only where a server still advertises it as required
+  // (draft-cridland-xmpp-session-01 lets it be marked <optional/>, which clients then skip).
+  if (session_required(features_)) {
     send("<iq type='set' id='sess'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>");
     bool session = co_await wait_iq("sess");
     if (!session) co_return false;
@@ -424,6 +428,7 @@ asio::awaitable<bool> xmpp_client::login_steps(account& acct, std::string resour
   // a login costs, so an error reply is accepted here.
   bool roster = co_await wait_iq("roster", true);
   if (!roster) co_return false;
+  roster_items_ = raw::count(el_, "item");
   send("<presence/>");
   co_return !failed_;
 }
@@ -433,8 +438,9 @@ asio::awaitable<bool> xmpp_client::login(account& acct, std::string resource) {
   bool ok = co_await login_steps(acct, std::move(resource));
   disarm_deadline();
   queue_.clear();
-  el_ = {};
-  features_ = {};
+  queue_.shrink_to_fit();
+  el_ = std::string();
+  features_ = std::string();
   co_return ok && !failed_;
 }
 
@@ -447,11 +453,10 @@ asio::awaitable<bool> xmpp_client::register_steps(const account& acct) {
   for (;;) {
     bool got = co_await next_element();
     if (!got) co_return false;
-    if (el_.name() != "iq" || el_.attr_or("id") != "reg") continue;
-    if (el_.attr_or("type") == "result") co_return true;
-    const xml::element* err = el_.child("error");
-    if (err && err->child("conflict", ns_stanzas)) co_return true;  // already registered
-    co_return fail("registration failed: " + (err ? first_child_name(*err) : std::string("?")));
+    if (raw::name(el_) != "iq" || raw::attr_raw(el_, "id") != "reg") continue;
+    if (raw::attr_raw(el_, "type") == "result") co_return true;
+    if (raw::has_child(el_, "conflict")) co_return true;  // already registered
+    co_return fail("registration failed: " + error_condition(el_));
   }
 }
 
@@ -489,11 +494,25 @@ asio::awaitable<void> xmpp_client::close_stream() {
   abort();
 }
 
+asio::awaitable<bool> xmpp_client::receive(std::string& el) {
+  bool got = co_await next_element();
+  if (got) el = std::move(el_);
+  co_return got;
+}
+
+asio::awaitable<bool> xmpp_client::request(std::string_view stanza, std::string_view id,
+                                           std::string* reply, bool error_ok) {
+  send(stanza);
+  bool got = co_await wait_iq(id, error_ok);
+  if (got && reply) *reply = std::move(el_);
+  co_return got;
+}
+
 asio::awaitable<void> xmpp_client::read_loop(stanza_sink* sink) {
   sink_ = sink;
   // Stanzas that arrived with the last login reply.
   while (!queue_.empty()) {
-    xml::element el = std::move(queue_.front());
+    std::string el = std::move(queue_.front());
     queue_.pop_front();
     sink_->on_stanza(*this, el);
   }

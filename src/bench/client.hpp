@@ -1,6 +1,7 @@
 #pragma once
 // One XMPP client connection of the load generator: TCP, TLS through OpenSSL memory BIOs
-// (so that all socket I/O stays on Asio's reactor), the stream parsed with xml::stream_parser.
+// (so that all socket I/O stays on Asio's reactor), the stream split into top-level elements by
+// stream_splitter (no DOM: the generator reads ids and types straight from the raw bytes).
 // Kept small because the idle scenario holds thousands of them: no per-connection read buffer
 // (reads go through one buffer per thread after the socket reports readability), no
 // per-connection coroutine for writes unless the kernel buffer is full.
@@ -14,9 +15,8 @@
 #include <string>
 #include <string_view>
 
+#include "bench/scan.hpp"
 #include "sasl/scram.hpp"
-#include "xml/element.hpp"
-#include "xml/stream_parser.hpp"
 
 namespace starling::bench {
 
@@ -34,8 +34,10 @@ struct target {
   std::chrono::milliseconds timeout{10000};  // per login stage
 };
 
-// TLS client context: verification off (benchmarks run against self-signed test servers),
-// TLS 1.2+, no session tickets or cache, so every login pays a full handshake as a new client.
+// TLS client context, one per process and shared by every connection: verification off
+// (benchmarks run against self-signed test servers), TLS 1.2+, no session tickets or cache, so
+// every login pays a full handshake as a new client would (the reference figures are for full
+// handshakes; resumption would flatter every server alike and hide the handshake's cost).
 SSL_CTX* make_client_tls_context();
 
 // What a client keeps per account between logins, as real clients do: the PRECIS-prepared
@@ -53,13 +55,14 @@ struct account {
 class stanza_sink {
  public:
   virtual ~stanza_sink() = default;
-  virtual void on_stanza(class xmpp_client& c, xml::element& el) = 0;
+  // `el` is the raw element (see scan.hpp raw:: helpers), valid during the call.
+  virtual void on_stanza(class xmpp_client& c, std::string_view el) = 0;
 };
 
-class xmpp_client : public std::enable_shared_from_this<xmpp_client>, private xml::stream_handler {
+class xmpp_client : public std::enable_shared_from_this<xmpp_client> {
  public:
   xmpp_client(asio::io_context& io, const target& t, SSL_CTX* ctx);
-  ~xmpp_client() override;
+  ~xmpp_client();
 
   // Full login: connect, STARTTLS / direct TLS, SASL SCRAM, bind, session (if advertised),
   // roster get, initial presence. False with error() set on failure.
@@ -71,6 +74,15 @@ class xmpp_client : public std::enable_shared_from_this<xmpp_client>, private xm
   asio::awaitable<void> close_stream();
   // Reads until the connection ends, handing each stanza to the sink.
   asio::awaitable<void> read_loop(stanza_sink* sink);
+  // Sends an IQ (with id='id') and waits for its result or error (stanzas in between are
+  // skipped); `reply` receives the raw answer. Not while read_loop() runs.
+  asio::awaitable<bool> request(std::string_view stanza, std::string_view id, std::string* reply,
+                                bool error_ok = false);
+  // Waits for the next element (not while read_loop() runs); false on error or timeout.
+  asio::awaitable<bool> receive(std::string& el);
+  // Per-operation deadline for request()/receive() outside login (milliseconds).
+  void arm_timeout() { arm_deadline(); }
+  void disarm_timeout() { disarm_deadline(); }
   // Closes the socket at once (no stream close).
   void abort();
 
@@ -79,16 +91,11 @@ class xmpp_client : public std::enable_shared_from_this<xmpp_client>, private xm
 
   const std::string& error() const { return error_; }
   const std::string& jid() const { return jid_; }
+  size_t roster_items() const { return roster_items_; }
   bool is_open() const { return sock_.is_open() && !failed_; }
   void* user_data = nullptr;
 
  private:
-  // stream_handler
-  void on_stream_open(xml::stream_header header) override;
-  void on_element(xml::element el) override;
-  void on_stream_close() override;
-  void on_parse_error(xml::parse_error err, std::string_view detail) override;
-
   asio::awaitable<bool> connect();
   asio::awaitable<bool> connect_and_secure();
   asio::awaitable<bool> login_steps(account& acct, std::string resource);
@@ -116,13 +123,14 @@ class xmpp_client : public std::enable_shared_from_this<xmpp_client>, private xm
   SSL* ssl_ = nullptr;
   BIO* rbio_ = nullptr;  // network -> OpenSSL
   BIO* wbio_ = nullptr;  // OpenSSL -> network
-  xml::stream_parser parser_;
-  std::deque<xml::element> queue_;
-  xml::element el_;
-  xml::element features_;
+  stream_splitter splitter_;
+  std::deque<std::string> queue_;  // elements received while no sink is set
+  std::string el_;
+  std::string features_;
   std::string out_;
   std::string jid_;
   std::string error_;
+  size_t roster_items_ = 0;
   stanza_sink* sink_ = nullptr;
   bool writing_ = false;
   bool header_seen_ = false;

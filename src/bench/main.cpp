@@ -1,6 +1,7 @@
 // starling-bench: XMPP load generator for any server reachable by host, port and domain.
-// Scenarios: login (closed-loop full logins), idle (hold N sessions), messages (paired chat
-// at offered rates). See bench/README.md.
+// Scenarios: login (closed-loop full logins, then open loop), idle (hold N sessions), messages
+// (paired chat at offered rates), presence (logins with 100-contact rosters), mam (archive
+// queries with paging). See bench/README.md.
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
@@ -30,7 +31,7 @@ rlim_t raise_fd_limit() {
 
 int main(int argc, char** argv) {
   options o;
-  CLI::App app{"starling-bench: XMPP load generator (login, idle, messages)"};
+  CLI::App app{"starling-bench: XMPP load generator (login, idle, messages, presence, mam)"};
   app.add_option("--host", o.host, "server address")->capture_default_str();
   app.add_option("--port", o.port, "c2s port (direct TLS port with --tls direct)")
       ->capture_default_str();
@@ -52,9 +53,10 @@ int main(int argc, char** argv) {
   app.add_option("--password", o.password, "password of every account")->capture_default_str();
   app.add_flag("--register", o.do_register,
                "create the accounts by in-band registration (XEP-0077) first");
-  app.add_option("--scenario,-s", o.scenarios, "login, idle, messages (several run in order)")
+  app.add_option("--scenario,-s", o.scenarios,
+                 "login, idle, messages, presence, mam (several run in order)")
       ->delimiter(',')
-      ->check(CLI::IsMember({"login", "idle", "messages"}))
+      ->check(CLI::IsMember({"login", "idle", "messages", "presence", "mam"}))
       ->capture_default_str();
   app.add_option("--duration,-d", o.duration, "seconds per phase")
       ->check(CLI::PositiveNumber)
@@ -81,14 +83,40 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--timeout", o.timeout, "seconds before a login counts as failed")
       ->capture_default_str();
+  app.add_option("--open-loop", o.open_loop_fraction,
+                 "login: open-loop phase at this fraction of the closed-loop rate (0: none)")
+      ->check(CLI::Range(0.0, 10.0))
+      ->capture_default_str();
+  app.add_option("--roster-size", o.roster_size, "presence: contacts per roster")
+      ->check(CLI::Range(size_t{1}, size_t{10000}))
+      ->capture_default_str();
+  app.add_option("--presence-users", o.presence_users,
+                 "presence: accounts <prefix>pN (default: roster size + 1)")
+      ->capture_default_str();
+  app.add_option("--mam-users", o.mam_users, "mam: accounts <prefix>mN")->capture_default_str();
+  app.add_option("--mam-messages", o.mam_messages, "mam: messages each account sends in the setup")
+      ->capture_default_str();
+  app.add_option("--mam-page", o.mam_page, "mam: RSM page size")
+      ->check(CLI::Range(size_t{1}, size_t{1000}))
+      ->capture_default_str();
+  app.add_option("--mam-pages", o.mam_pages, "mam: pages per query")
+      ->check(CLI::Range(size_t{1}, size_t{1000}))
+      ->capture_default_str();
+  app.add_option("--plot", o.plot_path,
+                 "write a PNG of latency and server CPU against offered message rate (gnuplot)");
+  app.add_option("--label", o.label, "free text stored in the JSON (e.g. the server's name)");
+  app.add_option("--processes,-P", o.processes,
+                 "generator processes (each takes a slice of the accounts and of the rates)")
+      ->check(CLI::Range(size_t{1}, size_t{64}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   rlim_t fds = raise_fd_limit();
-  size_t needed = o.users + (o.concurrency ? o.concurrency : 64) + 32;
+  size_t needed = o.users / o.processes + (o.concurrency ? o.concurrency : 64) + 32;
   if (fds && needed > fds)
     fmt::print(stderr,
                "starling-bench: warning: {} users may need more than the {} file descriptors "
-               "allowed\n",
+               "allowed per process (use --processes)\n",
                o.users, static_cast<unsigned long long>(fds));
   if (o.server_pid && !sample_process(o.server_pid).valid) {
     fmt::print(stderr, "starling-bench: cannot read /proc/{}/stat\n", o.server_pid);
@@ -97,7 +125,7 @@ int main(int argc, char** argv) {
 
   std::vector<phase_result> results;
   try {
-    results = run(o);
+    results = o.processes > 1 ? run_processes(o) : run(o);
   } catch (const std::exception& e) {
     fmt::print(stderr, "starling-bench: {}\n", e.what());
     return 2;
@@ -109,6 +137,11 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "starling-bench: {}\n", err);
       return 2;
     }
+  }
+  if (!o.plot_path.empty()) {
+    std::string err;
+    if (!write_plot(o.plot_path, results, err))
+      fmt::print(stderr, "starling-bench: plot: {}\n", err);  // the results stand without it
   }
   uint64_t errors = 0;
   for (const auto& r : results) errors += r.errors;

@@ -51,6 +51,12 @@ double self_cpu_seconds() {
          (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
+double self_user_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6;
+}
+
 latency_summary summarize(std::vector<uint32_t>& v) {
   latency_summary s;
   s.count = v.size();
@@ -102,9 +108,9 @@ std::string_view tls_name(tls_mode m) {
 }  // namespace
 
 void print_table(const std::vector<phase_result>& results, bool server_measured) {
-  fmt::print("{:<16} {:>7} {:>9} {:>10} {:>6} {:>8} {:>8} {:>8} {:>8} {:>7} {:>10} {:>10}\n",
+  fmt::print("{:<16} {:>7} {:>9} {:>10} {:>6} {:>8} {:>8} {:>8} {:>8} {:>7} {:>10} {:>10} {:>6}\n",
              "phase", "wall s", "ops", "ops/s", "errors", "p50 ms", "p90 ms", "p99 ms",
-             "p99.9 ms", "deliv", "srv us/op", "cli us/op");
+             "p99.9 ms", "deliv", "srv us/op", "cli us/op", "cli %");
   for (const auto& r : results) {
     std::string ratio = r.scenario == "messages" ? fmt::format("{:.4f}", r.delivery_ratio) : "-";
     std::string srv = server_measured && r.server_before.valid
@@ -112,14 +118,24 @@ void print_table(const std::vector<phase_result>& results, bool server_measured)
                           : "-";
     fmt::print(
         "{:<16} {:>7.2f} {:>9} {:>10.1f} {:>6} {:>8.2f} {:>8.2f} {:>8.2f} {:>8.2f} {:>7} {:>10} "
-        "{:>10.1f}\n",
+        "{:>10.1f} {:>6.0f}\n",
         r.name, r.wall_s, r.ops, r.ops_per_s, r.errors, r.latency.p50, r.latency.p90,
-        r.latency.p99, r.latency.p999, ratio, srv, per_op_us(r.client_cpu_s, r.ops));
+        r.latency.p99, r.latency.p999, ratio, srv, per_op_us(r.client_cpu_s, r.ops),
+        r.wall_s > 0.05 ? 100 * r.client_cpu_s / r.wall_s : 0);
   }
   for (const auto& r : results) {
     if (r.scenario == "messages")
       fmt::print("{}: offered {:g}/s, sent {:.1f}/s, delivered {:.1f}/s ({} of {})\n", r.name,
                  r.offered_rate, r.send_rate, r.delivered_rate, r.delivered, r.sent);
+    if (r.name == "login-open")
+      fmt::print("{}: offered {:.1f} logins/s (open loop), completed {:.1f}/s\n", r.name,
+                 r.offered_rate, r.ops_per_s);
+    if (r.scenario == "presence")
+      fmt::print("{}: {} presence stanzas delivered to online contacts ({:.1f} per login)\n",
+                 r.name, r.items, r.ops ? static_cast<double>(r.items) / r.ops : 0);
+    if (r.scenario == "mam")
+      fmt::print("{}: {} archived messages in {} pages\n", r.name, r.items, r.ops);
+    if (!r.note.empty()) fmt::print("{}: {}\n", r.name, r.note);
     if (server_measured && r.server_before.valid)
       fmt::print("{}: server cpu {:.3f} s ({:.0f}% of one core), rss {:.1f} -> {:.1f} MB{}\n",
                  r.name, r.server_cpu_s, r.wall_s > 0 ? 100 * r.server_cpu_s / r.wall_s : 0,
@@ -130,7 +146,65 @@ void print_table(const std::vector<phase_result>& results, bool server_measured)
                                     static_cast<double>(r.server_before.rss_kb)) /
                                        r.sessions)
                      : std::string());
+    fmt::print(
+        "{}: generator cpu {:.3f} s ({:.0f}% of one core, {:.1f} us per operation, of which "
+        "{:.1f} us in user space)\n",
+        r.name, r.client_cpu_s, r.wall_s > 0 ? 100 * r.client_cpu_s / r.wall_s : 0,
+        per_op_us(r.client_cpu_s, r.ops), per_op_us(r.client_user_s, r.ops));
   }
+}
+
+bool write_plot(const std::string& png, const std::vector<phase_result>& results,
+                std::string& error) {
+  std::string data;
+  for (const auto& r : results) {
+    if (r.scenario != "messages" || r.wall_s <= 0) continue;
+    data += fmt::format("{:g} {:.3f} {:.3f} {:.3f} {:.1f} {:.2f}\n", r.offered_rate,
+                        r.latency.p50, r.latency.p99, r.latency.p999,
+                        100 * r.server_cpu_s / r.wall_s, per_op_us(r.server_cpu_s, r.ops));
+  }
+  if (data.empty()) {
+    error = "no messages phases to plot";
+    return false;
+  }
+  std::string dat = png + ".dat";
+  {
+    std::ofstream f(dat, std::ios::trunc);
+    f << "# offered_rate p50_ms p99_ms p99.9_ms server_cpu_percent server_us_per_msg\n" << data;
+    if (!f.flush()) {
+      error = "cannot write " + dat;
+      return false;
+    }
+  }
+  std::string script = fmt::format(
+      "set terminal png size 900,500\n"
+      "set output '{0}'\n"
+      "set title 'starling-bench: messages'\n"
+      "set xlabel 'offered messages/s'\n"
+      "set ylabel 'latency (ms)'\n"
+      "set logscale y\n"
+      "set y2label 'server CPU (% of one core)'\n"
+      "set y2tics\n"
+      "set ytics nomirror\n"
+      "set key top left\n"
+      "set grid\n"
+      "plot '{1}' using 1:2 with linespoints title 'p50', "
+      "'{1}' using 1:3 with linespoints title 'p99', "
+      "'{1}' using 1:4 with linespoints title 'p99.9', "
+      "'{1}' using 1:5 axes x1y2 with linespoints title 'server CPU %'\n",
+      png, dat);
+  FILE* gp = popen("gnuplot 2>&1", "w");
+  if (!gp) {
+    error = "cannot run gnuplot (Debian: gnuplot-nox)";
+    return false;
+  }
+  fputs(script.c_str(), gp);
+  int status = pclose(gp);
+  if (status != 0) {
+    error = "gnuplot failed (is it installed? Debian: gnuplot-nox)";
+    return false;
+  }
+  return true;
 }
 
 bool write_json(const std::string& path, const options& o, const std::vector<phase_result>& results,
@@ -139,10 +213,12 @@ bool write_json(const std::string& path, const options& o, const std::vector<pha
   j += fmt::format(
       "\"host\": {}, \"port\": {}, \"domain\": {}, \"tls\": {}, \"mechanism\": {}, "
       "\"users\": {}, \"threads\": {}, \"duration_s\": {}, \"connections_per_second\": {}, "
-      "\"server_pid\": {}, \"body_bytes\": {}",
+      "\"server_pid\": {}, \"body_bytes\": {}, \"processes\": {}, \"label\": {}, "
+      "\"roster_size\": {}, \"mam_page\": {}",
       json_string(o.host), o.port, json_string(o.domain), json_string(tls_name(o.tls)),
       json_string(o.mechanism), o.users, o.threads, json_number(o.duration),
-      json_number(o.connections_per_second), o.server_pid, o.body_bytes);
+      json_number(o.connections_per_second), o.server_pid, o.body_bytes, o.processes,
+      json_string(o.label), o.roster_size, o.mam_page);
   j += "},\n  \"phases\": [";
   bool first = true;
   for (const auto& r : results) {
@@ -165,7 +241,10 @@ bool write_json(const std::string& path, const options& o, const std::vector<pha
           "\"delivered_rate\": {}, \"delivery_ratio\": {}",
           json_number(r.offered_rate), r.sent, r.delivered, json_number(r.send_rate),
           json_number(r.delivered_rate), json_number(r.delivery_ratio));
-    j += fmt::format(", \"sessions\": {}", r.sessions);
+    j += fmt::format(", \"sessions\": {}, \"items\": {}, \"note\": {}", r.sessions, r.items,
+                     json_string(r.note));
+    if (r.scenario != "messages" && r.offered_rate > 0)
+      j += fmt::format(", \"offered_rate\": {}", json_number(r.offered_rate));
     if (r.server_before.valid && r.server_after.valid) {
       double rss_per_session =
           r.sessions ? (static_cast<double>(r.server_after.rss_kb) -
@@ -181,8 +260,10 @@ bool write_json(const std::string& path, const options& o, const std::vector<pha
     } else {
       j += ", \"server\": null";
     }
-    j += fmt::format(", \"client\": {{\"cpu_s\": {}, \"cpu_per_op_us\": {}}}",
-                     json_number(r.client_cpu_s), json_number(per_op_us(r.client_cpu_s, r.ops)));
+    j += fmt::format(", \"client\": {{\"cpu_s\": {}, \"cpu_per_op_us\": {}, \"user_per_op_us\": {}, \"cpu_share\": {}}}",
+                     json_number(r.client_cpu_s), json_number(per_op_us(r.client_cpu_s, r.ops)),
+                     json_number(per_op_us(r.client_user_s, r.ops)),
+                     json_number(r.wall_s > 0 ? r.client_cpu_s / r.wall_s : 0));
     j += "}";
   }
   j += "\n  ]\n}\n";

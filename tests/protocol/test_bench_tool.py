@@ -69,6 +69,13 @@ def test_bench_register_login_messages(bench_server, tmp_path):
     assert msgs['latency_ms']['count'] == msgs['delivered'], msgs
     assert_server_cpu(msgs)
     assert 'login' in p.stdout and 'messages@200' in p.stdout, p.stdout
+    # Open loop at half the closed-loop rate follows the closed loop.
+    opened = phases['login-open']
+    assert opened['errors'] == 0 and opened['offered_rate'] > 0, opened
+    assert opened['latency_ms']['count'] == opened['ops'], opened
+    # The generator's own CPU is part of every phase.
+    for ph in phases.values():
+        assert ph['client']['cpu_s'] >= 0 and 'cpu_per_op_us' in ph['client'], ph
 
 
 def test_bench_idle_reports_rss_per_session(bench_server, tmp_path):
@@ -78,3 +85,36 @@ def test_bench_idle_reports_rss_per_session(bench_server, tmp_path):
     assert idle['sessions'] == USERS, idle
     assert_server_cpu(idle)
     assert 'rss_per_session_kb' in idle['server'], idle
+
+
+def test_bench_presence_and_mam(bench_server, tmp_path):
+    """presence: mutual rosters built by subscriptions, then logins with the full roster while
+    half of the contacts are online; mam: runs where the server advertises urn:xmpp:mam:2 and
+    says it skipped otherwise."""
+    phases, p = run_bench(bench_server, tmp_path, '--register', '--scenario', 'presence,mam',
+                          '--roster-size', '4', '--presence-users', '6', '--mam-users', '2',
+                          '--mam-messages', '5', '--mam-page', '2', '--duration', '1')
+    pres = phases['presence']
+    assert pres['ops'] > 0 and pres['errors'] == 0, pres  # an error if a roster had < 4 items
+    assert pres['items'] > 0, pres  # presence fan-out reached the online contacts
+    assert_server_cpu(pres)
+    mam = phases['mam']
+    if 'skipped' in mam['note']:
+        assert mam['ops'] == 0, mam
+    else:
+        assert mam['ops'] > 0 and mam['errors'] == 0 and mam['items'] > 0, mam
+        assert mam['latency_ms']['count'] == mam['ops'], mam
+
+
+def test_bench_processes_and_plot(bench_server, tmp_path):
+    """Two generator processes share the accounts and the offered rate; the parent merges."""
+    png = tmp_path / 'plot.png'
+    phases, p = run_bench(bench_server, tmp_path, '--register', '--processes', '2',
+                          '--scenario', 'messages', '--duration', '1', '--rates', '100,200',
+                          '--plot', str(png))
+    for name in ('messages@100', 'messages@200'):
+        msgs = phases[name]
+        assert msgs['sent'] > 0 and msgs['delivery_ratio'] == 1.0, msgs
+        assert msgs['latency_ms']['count'] == msgs['delivered'], msgs
+        assert_server_cpu(msgs)
+    assert png.exists() and png.stat().st_size > 0, p.stderr[-2000:]
