@@ -20,6 +20,7 @@ struct options {
   std::string user_prefix = "bench";
   std::string password = "bench-pw";
   bool do_register = false;
+  bool register_only = false;  // register the accounts of the given scenarios, run none
   std::vector<std::string> scenarios{"login"};
   double duration = 10;  // seconds per phase
   std::vector<double> rates{1000};  // offered messages/s, one phase each

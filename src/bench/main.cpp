@@ -53,6 +53,8 @@ int main(int argc, char** argv) {
   app.add_option("--password", o.password, "password of every account")->capture_default_str();
   app.add_flag("--register", o.do_register,
                "create the accounts by in-band registration (XEP-0077) first");
+  app.add_flag("--register-only", o.register_only,
+               "only register the accounts the given scenarios use (then exit)");
   app.add_option("--scenario,-s", o.scenarios,
                  "login, idle, messages, presence, mam (several run in order)")
       ->delimiter(',')

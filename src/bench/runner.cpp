@@ -780,7 +780,7 @@ std::vector<phase_result> run(const options& opts) {
     results.push_back(std::move(res));
   };
 
-  if (opts.do_register) {
+  if (opts.do_register || opts.register_only) {
     size_t per = setup_concurrency(opts, threads);
     report(run_phase(r, "register", "register", [&r, per](worker& w, uint32_t) {
       // Each worker registers its own accounts of every kind.
@@ -794,6 +794,7 @@ std::vector<phase_result> run(const options& opts) {
   }
 
   for (const std::string& sc : opts.scenarios) {
+    if (opts.register_only) break;
     if (sc == "login") {
       // Concurrent closed loops: --concurrency in all, one per account by default.
       size_t total = opts.concurrency ? opts.concurrency : opts.users;
