@@ -108,6 +108,8 @@ class loader {
     if (auto* t = top.read_table("limits")) read_limits(*t, cfg.limit);
     if (auto* t = top.read_table("storage")) read_storage(*t, cfg.storage);
     if (auto* t = top.read_table("modules")) read_modules(*t, cfg.modules);
+    if (auto* t = top.read_table("stream_management")) read_stream_management(*t, cfg.sm);
+    if (auto* t = top.read_table("push")) read_push(*t, cfg.push);
     if (auto* a = top.read_array_of_tables("host")) read_hosts(*a, cfg);
     if (auto* a = top.read_array_of_tables("listener")) read_listeners(*a, cfg);
     top.finish();
@@ -283,6 +285,28 @@ class loader {
   void read_modules(const toml::table& t, module_settings& out) {
     table_reader r(errors_, t, "modules", table_reader::table_kind::table);
     r.read_bool("version_show_os", out.version_show_os);
+    r.finish();
+  }
+
+  void read_stream_management(const toml::table& t, stream_management_settings& out) {
+    table_reader r(errors_, t, "stream_management", table_reader::table_kind::table);
+    r.read_bool("enabled", out.enabled);
+    r.read_seconds("resume_timeout", 0, one_day, out.resume_timeout);
+    r.read_seconds("max_resume_timeout", 0, one_week, out.max_resume_timeout);
+    r.read_int("max_unacked", 10, 1'000'000, out.max_unacked, "a number of stanzas");
+    r.read_int("csi_max_queue", 1, 100'000, out.csi_max_queue, "a number of stanzas");
+    r.finish();
+    if (out.max_resume_timeout < out.resume_timeout)
+      errors_.add(r.position(), fmt::format("[stream_management] max_resume_timeout = {} is below resume_timeout = {}; "
+                                            "expected at least resume_timeout",
+                                            out.max_resume_timeout.count(), out.resume_timeout.count()));
+  }
+
+  void read_push(const toml::table& t, push_settings& out) {
+    table_reader r(errors_, t, "push", table_reader::table_kind::table);
+    r.read_bool("include_body", out.include_body);
+    r.read_int("max_per_account", 1, 1000, out.max_per_account);
+    r.read_seconds("request_timeout", 1, 3600, out.request_timeout);
     r.finish();
   }
 

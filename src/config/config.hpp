@@ -105,6 +105,29 @@ struct module_settings {
   bool operator==(const module_settings&) const = default;
 };
 
+// XEP-0198 Stream Management, XEP-0352 Client State Indication, XEP-0357 Push.
+struct stream_management_settings {
+  bool enabled = true;
+  // How long a session whose connection dropped stays resumable (XEP-0198 §5), and the most a
+  // client may ask for with <enable max=…/>.
+  std::chrono::seconds resume_timeout{300};
+  std::chrono::seconds max_resume_timeout{3600};
+  // Stanzas sent to a client and not yet acknowledged; beyond it a connected stream ends with
+  // <policy-violation/> and a hibernated session expires (its stanzas go to offline storage).
+  uint32_t max_unacked = 1000;
+  // Stanzas held back for an inactive client (XEP-0352); beyond it the queue is flushed.
+  uint32_t csi_max_queue = 100;
+  bool operator==(const stream_management_settings&) const = default;
+};
+
+struct push_settings {
+  // XEP-0357 §7: the message text leaves the server only if the operator allows it.
+  bool include_body = false;
+  uint32_t max_per_account = 10;              // registered app servers per account
+  std::chrono::seconds request_timeout{30};   // waiting for the app server's answer
+  bool operator==(const push_settings&) const = default;
+};
+
 struct server_config {
   std::filesystem::path source;    // the file this came from
   std::filesystem::path data_dir;  // absolute
@@ -118,6 +141,8 @@ struct server_config {
   storage_settings storage;
   log_settings log;
   module_settings modules;
+  stream_management_settings sm;
+  push_settings push;
 
   // `name` must be a prepared domain (as stored in hosts, e.g. a JID's domainpart); nullptr
   // when the server does not serve it.

@@ -319,7 +319,7 @@ TEST(Errors, UnknownTopLevelKey) {
   EXPECT_EQ(e.column, 1u);
   EXPECT_THAT(e.message, HasSubstr("unknown key \"thread\" at top level; expected one of: data_dir, "
                                    "threads, [log], [tls], [auth], [registration], [limits], "
-                                   "[storage], [modules], [[host]], [[listener]]"));
+                                   "[storage], [modules], [stream_management], [push], [[host]], [[listener]]"));
   EXPECT_THAT(e.message, HasSubstr("did you mean \"threads\"?"));
 }
 
@@ -437,6 +437,9 @@ TEST(Errors, OutOfRange) {
       {"[limits]\nclose_timeout = 0\n", "[limits] close_timeout = 0 is out of range"},
       {"[registration]\nmin_password_length = 0\n", "min_password_length = 0 is out of range"},
       {"[auth]\nfailure_window = 9999999999999\n", "failure_window = 9999999999999 is out of range"},
+      {"[stream_management]\nmax_unacked = 5\n",
+       "[stream_management] max_unacked = 5 is out of range; expected a number of stanzas from 10 to 1000000"},
+      {"[push]\nmax_per_account = 0\n", "[push] max_per_account = 0 is out of range"},
   };
   for (const auto& c : cases) {
     std::string text2 = c.text + minimal;
@@ -638,6 +641,23 @@ TEST(Errors, ValuesAreQuotedSafely) {
 // --- the documentation --------------------------------------------------------------------------
 
 // docs/configuration.md's complete example must stay a valid configuration.
+TEST(Load, StreamManagementAndPush) {
+  auto r = load(std::string(minimal) +
+                "[stream_management]\nresume_timeout = 60\nmax_resume_timeout = 120\nmax_unacked = 50\n"
+                "csi_max_queue = 7\nenabled = false\n[push]\ninclude_body = true\nrequest_timeout = 5\n");
+  ASSERT_TRUE(r.config) << all_errors(r);
+  EXPECT_FALSE(r.config->sm.enabled);
+  EXPECT_EQ(r.config->sm.resume_timeout, std::chrono::seconds(60));
+  EXPECT_EQ(r.config->sm.max_resume_timeout, std::chrono::seconds(120));
+  EXPECT_EQ(r.config->sm.max_unacked, 50u);
+  EXPECT_EQ(r.config->sm.csi_max_queue, 7u);
+  EXPECT_TRUE(r.config->push.include_body);
+  EXPECT_EQ(r.config->push.request_timeout, std::chrono::seconds(5));
+  // XEP-0198 §5: the client's 'max' is capped by max_resume_timeout, which must allow the default.
+  auto e = single_error(std::string(minimal) + "[stream_management]\nresume_timeout = 600\nmax_resume_timeout = 60\n");
+  EXPECT_THAT(e.message, HasSubstr("max_resume_timeout = 60 is below resume_timeout = 600"));
+}
+
 TEST(Documentation, CompleteExampleLoads) {
   fs::path doc = fs::path(__FILE__).parent_path() / "../../docs/configuration.md";
   std::ifstream in(doc);

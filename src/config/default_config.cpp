@@ -117,6 +117,18 @@ path = "starling.db"
 # XEP-0092 Software Version: also reveal the operating system (hidden for privacy).
 #version_show_os = false
 
+[stream_management]
+# XEP-0198: seconds a dropped session stays resumable, and the most a client may ask for.
+#resume_timeout = 300
+#max_resume_timeout = 3600
+# Unacknowledged stanzas kept per session; XEP-0352 stanzas held for an inactive client.
+#max_unacked = 1000
+#csi_max_queue = 100
+
+[push]
+# XEP-0357: include the message text in notifications to app servers.
+#include_body = false
+
 # One [[host]] per domain this server serves.
 [[host]]
 name = "localhost"

@@ -57,7 +57,8 @@ c2s_session::c2s_session(server& srv, asio::ip::tcp::socket socket, bool direct_
       parser_(*this, limits_from(srv.cfg())),
       handshake_timer_(executor_),
       idle_timer_(executor_),
-      flush_timer_(executor_) {}
+      flush_timer_(executor_),
+      hibernate_timer_(executor_) {}
 
 c2s_session::~c2s_session() = default;
 
@@ -162,14 +163,16 @@ asio::awaitable<void> c2s_session::run() {
       }
     }
   }
-  finish();
+  // XEP-0198 §5: a resumable session outlives a connection that dropped without a closed stream.
+  if (can_hibernate()) hibernate();
+  else finish();
 }
 
 asio::awaitable<void> c2s_session::idle_watch() {
   auto self = shared_from_this();
   const auto idle = std::chrono::duration_cast<std::chrono::steady_clock::duration>(srv_.cfg().limit.idle_timeout);
   auto& t = idle_timer_;  // a member, so that finish() can cancel the wait
-  while (!finished_ && !closing_) {
+  while (!finished_ && !closing_ && !hibernated_) {
     auto quiet = std::chrono::steady_clock::now() - last_activity_;
     if (quiet >= idle) {
       close(stream_condition::connection_timeout, "Idle for too long");
@@ -273,6 +276,8 @@ void c2s_session::send_features() {
   } else {
     auto& b = f.add("bind", "urn:ietf:params:xml:ns:xmpp-bind");
     (void)b;
+    // XEP-0198 §3: offered after authentication (enable after bind, resume before).
+    if (srv_.cfg().sm.enabled) f.add("sm", std::string(ns_sm));
   }
   for (const auto& p : srv_.features()) p(*this, stage, f);
   send(f);
@@ -290,8 +295,15 @@ asio::awaitable<void> c2s_session::handle_element(xml::element el) {
   }
   if (el.ns() == xml::ns_client && is_stanza_name(el.name())) {
     co_await handle_stanza(std::move(el));
+    // XEP-0198 §4: every stanza received counts as handled once processed.
+    if (sm_) ++sm_->handled;
     co_return;
   }
+  if (el.ns() == ns_sm) {
+    co_await handle_sm(std::move(el));
+    co_return;
+  }
+  if (authenticated_ && srv_.hooks().stream_element.run(*this, el) == hook_result::stop) co_return;
   // RFC 6120 §4.9.3.24: a first-level element we do not support.
   close(stream_condition::unsupported_stanza_type);
 }
@@ -331,6 +343,41 @@ asio::awaitable<void> c2s_session::handle_starttls() {
 }
 
 void c2s_session::send(const xml::element& stanza) {
+  if (stanza.ns() != xml::ns_client || !is_stanza_name(stanza.name())) {
+    // Stream-level elements (features, SASL, errors) are neither counted nor held back.
+    std::string text;
+    xml::serialize(text, stanza, xml::ns_client);
+    send_raw(text);
+    return;
+  }
+  if (successor_) {
+    // XEP-0198 §5: this session was resumed elsewhere; its stanzas belong to the new stream.
+    successor_->deliver(stanza);
+    return;
+  }
+  if (resuming_) {
+    held_.push_back(stanza);  // sent after <resumed/> and the retransmission
+    return;
+  }
+  if (bound_ && !srv_.hooks().outbound_stanza.empty() &&
+      srv_.hooks().outbound_stanza.run(*this, stanza) == hook_result::stop)
+    return;
+  send_now(stanza);
+}
+
+void c2s_session::send_now(const xml::element& stanza) {
+  if (successor_) {
+    successor_->deliver(stanza);
+    return;
+  }
+  if (sm_) {
+    sm_track(stanza);
+    if (hibernated_ || closing_) return;  // queued until resumed, or rerouted at the end
+  }
+  write_stanza(stanza);
+}
+
+void c2s_session::write_stanza(const xml::element& stanza) {
   std::string text;
   xml::serialize(text, stanza, xml::ns_client);
   send_raw(text);
@@ -370,10 +417,16 @@ asio::awaitable<void> c2s_session::flush() {
 }
 
 void c2s_session::deliver(xml::element stanza) {
-  std::string text;
-  xml::serialize(text, stanza, xml::ns_client);
-  asio::post(executor_, [self = shared_from_this(), text = std::move(text)] {
-    if (!self->closing_) self->send_raw(text);
+  asio::post(executor_, [self = shared_from_this(), stanza = std::move(stanza)] {
+    // After a resumption elsewhere, send() forwards; a hibernated session queues (XEP-0198).
+    if (self->successor_ || !self->closing_) {
+      self->send(stanza);
+    } else if (self->sm_ && self->bound_) {
+      // XEP-0198 §4: a stream-managed session that is ending loses nothing: the stanza joins
+      // the unacknowledged ones, which are rerouted when it ends (or now, if it has).
+      self->sm_->out.push(stanza);
+      if (self->finished_) self->dispose_unacked();
+    }
   });
 }
 
@@ -386,6 +439,11 @@ void c2s_session::kick(stream_condition c, std::string text) {
 
 void c2s_session::close(std::optional<stream_condition> error, std::string_view text) {
   if (closing_ || finished_) return;
+  if (hibernated_) {
+    // No connection to close (e.g. replaced by a new login): the session ends now.
+    expire();
+    return;
+  }
   closing_ = true;
   if (!header_sent_) {
     // RFC 6120 §4.9.1.2: an error before our header still opens our stream first.
@@ -425,12 +483,20 @@ void c2s_session::finish() {
   spdlog::debug("c2s {}: connection closed{}{}", remote_ip(), bound_ ? " for " : "", bound_ ? jid_.str() : "");
   handshake_timer_.cancel();
   idle_timer_.cancel();
-  if (bound_) {
+  hibernate_timer_.cancel();
+  hibernated_ = false;
+  // A session resumed elsewhere lives on there: no unregistering, no unavailable presence.
+  if (bound_ && !successor_) {
+    if (sm_ && !sm_->id.empty()) srv_.sessions().remove_resumable(sm_->id, this, sm_->handled);
     srv_.sessions().remove(jid_, this);
     srv_.hooks().session_closed.run(*this);
+    dispose_unacked();
   }
   conn_.close();
-  srv_.connection_closed(conn_.remote_ip());
+  if (conn_counted_) {
+    conn_counted_ = false;
+    srv_.connection_closed(conn_.remote_ip());
+  }
 }
 
 }  // namespace starling

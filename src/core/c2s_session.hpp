@@ -14,6 +14,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/sm_queue.hpp"
 #include "core/stanza.hpp"
 #include "jid/jid.hpp"
 #include "net/connection.hpp"
@@ -39,7 +40,12 @@ class c2s_session : public std::enable_shared_from_this<c2s_session>, private xm
   boost::asio::any_io_executor executor() const { return executor_; }
 
   // --- session thread only ---
+  // Sends an element. Stanzas pass the outbound_stanza hook (XEP-0352 may hold them back) and
+  // stream management (XEP-0198: counted and kept until acknowledged); after a resumption on
+  // another connection they are forwarded to the new session.
   void send(const xml::element& stanza);
+  // A stanza past the outbound_stanza hook, e.g. released by a module that held it back.
+  void send_now(const xml::element& stanza);
   void send_raw(std::string_view text);
   // Sends the stream error (if any) and </stream:stream>, then closes after the peer's close
   // or limits.close_timeout (RFC 6120 §4.4).
@@ -50,12 +56,21 @@ class c2s_session : public std::enable_shared_from_this<c2s_session>, private xm
   bool is_authenticated() const { return authenticated_; }
   bool is_bound() const { return bound_; }
   bool is_closing() const { return closing_; }
+  // XEP-0198: the connection dropped and the session waits to be resumed. It is still bound
+  // and available; stanzas are queued.
+  bool is_hibernated() const { return hibernated_; }
+  bool sm_enabled() const { return sm_ != nullptr; }
   const std::string& host() const { return host_; }          // the domain the client asked for
   const jid& full_jid() const { return jid_; }                // user@host/resource once bound
   jid bare_jid() const { return jid_.bare(); }                // user@host once authenticated
   const std::string& remote_ip() const { return conn_.remote_ip(); }
   const std::string& stream_id() const { return stream_id_; }
   net::connection& connection() { return conn_; }
+
+  // XEP-0198 §3: enables stream management on this bound session as <enable/> asks and
+  // returns the answer (<enabled/> or <failed/>) without sending it, so that XEP-0386 Bind2
+  // can put it inside <bound/>; on a plain stream the core sends it.
+  xml::element enable_sm(const xml::element& enable);
 
   // Authentication done (SASL or XEP-0078): the session now belongs to `user`@host.
   void set_authenticated(const std::string& user);
@@ -105,6 +120,20 @@ class c2s_session : public std::enable_shared_from_this<c2s_session>, private xm
   boost::asio::awaitable<void> handle_stanza(xml::element el);
   boost::asio::awaitable<void> handle_bind(xml::element iq);
   void send_features();
+  // XEP-0198 (c2s_sm.cpp).
+  boost::asio::awaitable<void> handle_sm(xml::element el);
+  void sm_enable(const xml::element& el);
+  void sm_ack(const xml::element& el);
+  boost::asio::awaitable<void> sm_resume(xml::element el);
+  void sm_failed(stanza_condition c, std::optional<uint32_t> h = {});
+  void sm_track(const xml::element& stanza);
+  void write_stanza(const xml::element& stanza);
+  bool can_hibernate() const;
+  void hibernate();
+  void expire();
+  void dispose_unacked();
+  struct handover;
+  std::unique_ptr<handover> hand_over(std::shared_ptr<c2s_session> successor);
   void restart_stream();
   std::vector<std::string> offered_mechanisms() const;
   std::vector<std::string> offered_cb_types() const;
@@ -150,6 +179,15 @@ class c2s_session : public std::enable_shared_from_this<c2s_session>, private xm
   unsigned sasl_failures_ = 0;
 
   std::vector<std::unique_ptr<slot_base>> slots_;
+
+  // XEP-0198 Stream Management (c2s_sm.cpp).
+  std::unique_ptr<sm_state> sm_;
+  bool hibernated_ = false;
+  bool resuming_ = false;                   // <resume/> waits for the old session's state
+  bool conn_counted_ = true;                // connection_closed() not yet called
+  std::vector<xml::element> held_;          // stanzas that arrived while resuming
+  std::shared_ptr<c2s_session> successor_;  // the session that resumed this one
+  boost::asio::steady_timer hibernate_timer_;
 };
 
 }  // namespace starling

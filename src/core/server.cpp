@@ -309,8 +309,9 @@ bool server::complete_request(const xml::element& stanza) {
 asio::awaitable<void> server::route_iq(xml::element stanza, c2s_session* origin, const jid& from, const jid& to) {
   std::string_view type = stanza.attr_or("type");
   if (type != "get" && type != "set") {
-    // A result or error for the server: a request() may be waiting for it.
-    if (!to.has_local()) complete_request(stanza);
+    // A result or error for the server, or for an account the server spoke for (XEP-0357
+    // notifications come from the user's bare JID): a request() may be waiting for it.
+    if (!to.has_local() || to.is_bare()) complete_request(stanza);
     co_return;
   }
   const xml::element* payload = stanza.first_element();

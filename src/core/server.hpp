@@ -63,6 +63,22 @@ struct server_hooks {
   // A session sent its initial presence (RFC 6121 §4.2), after the presence module handled it:
   // offline messages are delivered here (XEP-0160).
   hook<c2s_session&> initial_presence;
+  // A top-level element of an authenticated stream that is neither a stanza nor SASL/TLS nor
+  // XEP-0198 (e.g. XEP-0352 <active/>). Return stop if a module handled it; otherwise the
+  // stream ends with <unsupported-stanza-type/> (RFC 6120 §4.9.3.24).
+  hook<c2s_session&, xml::element&> stream_element;
+  // A stanza about to be sent to a bound client, on the session's thread. A module that returns
+  // stop keeps it and later hands it on with c2s_session::send_now() (XEP-0352 holds back).
+  hook<c2s_session&, const xml::element&> outbound_stanza;
+  // XEP-0198: a stanza was queued for a hibernated session (its connection dropped; it waits
+  // to be resumed). XEP-0357 notifies the user's app servers here.
+  hook<c2s_session&, const xml::element&> hibernated_stanza;
+  // XEP-0198 §5: `now` (on its own thread) took over the state of `before` (slots, JID,
+  // counters); modules that remember sessions by address update them. No session_bound /
+  // session_closed run for a resumption.
+  hook<c2s_session& /*now*/, const c2s_session& /*before*/> session_resumed;
+  // XEP-0160: a message was put into offline storage for `bare` (any thread).
+  hook<const jid& /*bare*/, const xml::element&> offline_stored;
 };
 
 class server {
@@ -102,7 +118,8 @@ class server {
   // Routes a stanza whose 'from' is set (RFC 6120 §10): to local sessions, to the server's
   // handlers, or back as an error. `origin` is the sending session, if local.
   boost::asio::awaitable<void> route(xml::element stanza, c2s_session* origin);
-  // Sends an IQ get/set from the server (its 'from' must be a local host JID) and waits for
+  // Sends an IQ get/set from the server (its 'from' a local host JID, or a local account's bare
+  // JID when the server acts for the account, as in XEP-0357) to a local full JID and waits for
   // the result or error, or nullopt after `timeout` (used e.g. for XEP-0115 caps queries).
   boost::asio::awaitable<std::optional<xml::element>> request(xml::element iq, std::chrono::milliseconds timeout);
   // Sends the answer to an IQ request back to its sender.

@@ -76,11 +76,68 @@ size_t session_manager::resource_count(const jid& bare) const {
   return it == by_bare_.end() ? 0 : it->second.size();
 }
 
+std::shared_ptr<c2s_session> session_manager::take_over(const jid& full, const c2s_session* before,
+                                                        const std::shared_ptr<c2s_session>& now) {
+  std::lock_guard lock(mutex_);
+  auto& res = by_bare_[full.bare_str()];
+  auto [it, inserted] = res.try_emplace(full.resource(), entry{now});
+  if (inserted) {
+    ++count_;
+    return nullptr;
+  }
+  if (it->second.session.get() == before) {
+    it->second.session = now;  // availability and priority stay
+    return nullptr;
+  }
+  auto other = std::move(it->second.session);
+  it->second = entry{now};
+  return other;
+}
+
+void session_manager::add_resumable(const std::string& id, const jid& bare, const std::shared_ptr<c2s_session>& s) {
+  std::lock_guard lock(mutex_);
+  resumable_[id] = resumable{bare.bare_str(), s};
+}
+
+std::shared_ptr<c2s_session> session_manager::find_resumable(const std::string& id, const jid& bare) const {
+  std::lock_guard lock(mutex_);
+  auto it = resumable_.find(id);
+  // XEP-0198 §9: only the account that enabled it may resume a session.
+  if (it == resumable_.end() || it->second.bare != bare.bare_str()) return nullptr;
+  return it->second.session;
+}
+
+void session_manager::remove_resumable(const std::string& id, const c2s_session* s, std::optional<uint32_t> h) {
+  std::shared_ptr<c2s_session> gone;  // released outside the lock
+  std::lock_guard lock(mutex_);
+  auto it = resumable_.find(id);
+  if (it == resumable_.end() || it->second.session.get() != s) return;
+  if (h) {
+    if (expired_order_.size() >= max_expired) {
+      expired_.erase(expired_order_.front());
+      expired_order_.pop_front();
+    }
+    expired_[id] = expired{it->second.bare, *h};
+    expired_order_.push_back(id);
+  }
+  gone = std::move(it->second.session);
+  resumable_.erase(it);
+}
+
+std::optional<uint32_t> session_manager::expired_h(const std::string& id, const jid& bare) const {
+  std::lock_guard lock(mutex_);
+  auto it = expired_.find(id);
+  if (it == expired_.end() || it->second.bare != bare.bare_str()) return std::nullopt;
+  return it->second.h;
+}
+
 void session_manager::clear() {
   decltype(by_bare_) gone;
+  decltype(resumable_) gone_resumable;
   {
     std::lock_guard lock(mutex_);
     gone.swap(by_bare_);
+    gone_resumable.swap(resumable_);
     count_ = 0;
   }
 }

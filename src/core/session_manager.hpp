@@ -2,7 +2,9 @@
 // Bound client sessions by bare and full JID (RFC 6120 §7). Shared by all network threads;
 // the lock covers only map look-ups, never I/O: delivery is posted to the session's own thread.
 #include <memory>
+#include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -39,6 +41,19 @@ class session_manager {
   // Every bound resource of an account, with availability and priority.
   std::vector<resource_info> resources(const jid& bare) const;
   size_t size() const;
+  // XEP-0198 §5: `now` takes the place of `before` under `full`, keeping the resource's
+  // availability and priority (a resumed session is the same resource). If `full` is held by
+  // somebody else, that holder is returned and replaced.
+  std::shared_ptr<c2s_session> take_over(const jid& full, const c2s_session* before,
+                                         const std::shared_ptr<c2s_session>& now);
+
+  // XEP-0198 resumable sessions by SM-ID, only for the account that enabled them.
+  void add_resumable(const std::string& id, const jid& bare, const std::shared_ptr<c2s_session>& s);
+  std::shared_ptr<c2s_session> find_resumable(const std::string& id, const jid& bare) const;
+  // Forgets `id` if `s` holds it; `h` is kept for a while so that a late <resume/> can be
+  // answered with the count of handled stanzas (XEP-0198 §5 <failed h=…/>).
+  void remove_resumable(const std::string& id, const c2s_session* s, std::optional<uint32_t> h = {});
+  std::optional<uint32_t> expired_h(const std::string& id, const jid& bare) const;
   // Drops every registration (shutdown).
   void clear();
 
@@ -52,6 +67,18 @@ class session_manager {
   // bare JID string -> (resource -> session)
   std::unordered_map<std::string, std::unordered_map<std::string, entry>> by_bare_;
   size_t count_ = 0;
+  struct resumable {
+    std::string bare;
+    std::shared_ptr<c2s_session> session;
+  };
+  std::unordered_map<std::string, resumable> resumable_;
+  struct expired {
+    std::string bare;
+    uint32_t h;
+  };
+  static constexpr size_t max_expired = 10000;
+  std::unordered_map<std::string, expired> expired_;
+  std::deque<std::string> expired_order_;
 };
 
 }  // namespace starling

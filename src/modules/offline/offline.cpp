@@ -81,6 +81,8 @@ class offline_module : public module, public offline_sink {
     auto r = co_await self->store_->store(to.domain(), to.local(), std::move(m), self->quota_, keep);
     switch (r) {
       case offline_store_result::stored:
+        self->srv_->hooks().offline_stored.run(to, msg);  // XEP-0357 push notifications
+        break;
       case offline_store_result::not_stored:
         break;
       case offline_store_result::no_account:

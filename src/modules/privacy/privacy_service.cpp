@@ -97,6 +97,15 @@ void service::register_hooks() {
     if (r != it->second->resources.end() && r->second.owner == &s) it->second->resources.erase(r);
     return hook_result::next;
   });
+  srv_.hooks().session_resumed.add(0, [this](c2s_session& now, const c2s_session& before) {
+    // XEP-0198: the resumed session keeps the resource's active list.
+    std::lock_guard lock(mutex_);
+    auto it = accounts_.find(now.bare_jid().str());
+    if (it == accounts_.end()) return hook_result::next;
+    auto r = it->second->resources.find(now.full_jid().resource());
+    if (r != it->second->resources.end() && r->second.owner == &before) r->second.owner = &now;
+    return hook_result::next;
+  });
   srv_.hooks().account_removed.add(0, [this](const jid& bare) {
     // The rows go with the account (cascading foreign keys); forget the cache.
     std::lock_guard lock(mutex_);
