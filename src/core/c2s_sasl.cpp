@@ -57,8 +57,12 @@ std::optional<std::string> own_cert_binding(SSL* ssl) {
 std::vector<std::string> c2s_session::offered_cb_types() const {
   std::vector<std::string> out;
   if (!conn_.is_tls()) return out;
-  if (sasl::tls_exporter(conn_.ssl())) out.emplace_back("tls-exporter");
-  if (own_cert_binding(conn_.ssl())) out.emplace_back("tls-server-end-point");
+  // Availability only: the binding data is derived when a -PLUS exchange asks for it (cb_data
+  // below), not for every stream-features and SASL step (it showed in login profiles).
+  SSL* ssl = conn_.ssl();
+  if (sasl::tls_exporter_available(ssl)) out.emplace_back("tls-exporter");
+  if (sasl::tls_server_end_point_defined(ssl ? SSL_get_certificate(ssl) : nullptr))
+    out.emplace_back("tls-server-end-point");
   return out;
 }
 

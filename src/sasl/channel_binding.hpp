@@ -15,14 +15,21 @@ namespace starling::sasl {
 // signature uses no single hash (Ed25519, Ed448) or its algorithm is unknown. Do not advertise
 // tls-server-end-point then.
 std::optional<std::string> tls_server_end_point(const X509* server_cert);
+// Whether tls_server_end_point() is defined for this certificate, without hashing it. Advertising
+// the channel-binding types happens for every stream (features, each SASL step); the data itself
+// is only needed when a client picks a -PLUS mechanism, so only that pays for the digest.
+bool tls_server_end_point_defined(const X509* server_cert);
 
 // RFC 9266 §2: 32 bytes of exporter keying material with label "EXPORTER-Channel-Binding" and
 // an empty context. Only offered for TLS 1.3 (RFC 9266 §3: with TLS 1.2 it is only safe with the
 // extended master secret, which is simpler not to depend on), so nullopt otherwise. Valid only
 // after the handshake has completed.
+inline bool tls_exporter_available(SSL* ssl) {
+  return ssl && SSL_version(ssl) == TLS1_3_VERSION && SSL_is_init_finished(ssl);
+}
 inline std::optional<std::string> tls_exporter(SSL* ssl) {
   static constexpr char label[] = "EXPORTER-Channel-Binding";
-  if (!ssl || SSL_version(ssl) != TLS1_3_VERSION || !SSL_is_init_finished(ssl)) return std::nullopt;
+  if (!tls_exporter_available(ssl)) return std::nullopt;
   std::string out(32, '\0');
   // use_context = 0: RFC 9266 §2 specifies "no context" (in TLS 1.3 the same as an empty one).
   if (SSL_export_keying_material(ssl, reinterpret_cast<unsigned char*>(out.data()), out.size(),

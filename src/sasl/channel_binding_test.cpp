@@ -9,6 +9,7 @@
 #include <memory>
 
 using starling::sasl::tls_server_end_point;
+using starling::sasl::tls_server_end_point_defined;
 
 namespace {
 
@@ -67,6 +68,7 @@ TEST(tls_server_end_point, ecdsa_sha256_uses_sha256) {
   ASSERT_TRUE(cb);
   EXPECT_EQ(cb->size(), 32u);
   EXPECT_EQ(*cb, digest_of_der(cert.get(), EVP_sha256()));
+  EXPECT_TRUE(tls_server_end_point_defined(cert.get()));
 }
 
 TEST(tls_server_end_point, ecdsa_sha384_uses_sha384) {
@@ -117,6 +119,10 @@ TEST(tls_server_end_point, ed25519_is_undefined) {
   auto cert = signed_with(key.get(), nullptr);
   ASSERT_TRUE(cert);
   EXPECT_FALSE(tls_server_end_point(cert.get()));
+  EXPECT_FALSE(tls_server_end_point_defined(cert.get()));  // not advertised then
 }
 
-TEST(tls_server_end_point, null_certificate) { EXPECT_FALSE(tls_server_end_point(nullptr)); }
+TEST(tls_server_end_point, null_certificate) {
+  EXPECT_FALSE(tls_server_end_point(nullptr));
+  EXPECT_FALSE(tls_server_end_point_defined(nullptr));
+}
