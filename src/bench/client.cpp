@@ -430,6 +430,17 @@ asio::awaitable<bool> xmpp_client::login_steps(account& acct, std::string resour
   if (!roster) co_return false;
   roster_items_ = raw::count(el_, "item");
   send("<presence/>");
+  // RFC 6121 §4.2.2: the server broadcasts initial presence to the contacts and to all of the
+  // user's available resources, this one included. Waiting for that echo makes every server do
+  // the whole broadcast inside the login (a client that closed at once could let a server skip
+  // it), and is when a real client sees itself online.
+  for (;;) {
+    bool got = co_await next_element();
+    if (!got) co_return false;
+    if (raw::name(el_) == "presence" && raw::attr_raw(el_, "type").empty() &&
+        raw::attr(el_, "from") == jid_)
+      break;
+  }
   co_return !failed_;
 }
 
