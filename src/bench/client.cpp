@@ -429,18 +429,15 @@ asio::awaitable<bool> xmpp_client::login_steps(account& acct, std::string resour
   bool roster = co_await wait_iq("roster", true);
   if (!roster) co_return false;
   roster_items_ = raw::count(el_, "item");
-  send("<presence/>");
-  // RFC 6121 §4.2.2: the server broadcasts initial presence to the contacts and to all of the
-  // user's available resources, this one included. Waiting for that echo makes every server do
-  // the whole broadcast inside the login (a client that closed at once could let a server skip
-  // it), and is when a real client sees itself online.
-  for (;;) {
-    bool got = co_await next_element();
-    if (!got) co_return false;
-    if (raw::name(el_) == "presence" && raw::attr_raw(el_, "type").empty() &&
-        raw::attr(el_, "from") == jid_)
-      break;
-  }
+  // Initial presence, then a ping to the server (XEP-0199) whose answer marks the end of the
+  // login: a server handles a session's stanzas in order, so by then it has done the whole
+  // presence broadcast (RFC 6121 §4.2.2) — a client that closed at once could let a server skip
+  // it. (The echo of the presence to its own resource would also do, but not every server
+  // sends it.) An error answer (no ping support) serves as well.
+  send(fmt::format("<presence/><iq type='get' id='sync' to='{}'><ping xmlns='urn:xmpp:ping'/></iq>",
+                   target_.domain));
+  bool synced = co_await wait_iq("sync", true);
+  if (!synced) co_return false;
   co_return !failed_;
 }
 

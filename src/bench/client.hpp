@@ -65,8 +65,8 @@ class xmpp_client : public std::enable_shared_from_this<xmpp_client> {
   ~xmpp_client();
 
   // Full login: connect, STARTTLS / direct TLS, SASL SCRAM, bind, session (if advertised and not
-  // optional), roster get, initial presence, until the server echoes that presence (RFC 6121
-  // §4.2.2). False with error() set on failure.
+  // optional), roster get, initial presence and a ping whose answer shows the server has done
+  // the presence broadcast (RFC 6121 §4.2.2). False with error() set on failure.
   asio::awaitable<bool> login(account& acct, std::string resource);
   // XEP-0077 in-band registration on a fresh connection (after STARTTLS). An existing
   // account (<conflict/>) counts as success.
