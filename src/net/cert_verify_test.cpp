@@ -82,11 +82,12 @@ struct pki {
     EVP_PKEY_free(ca_key);
     std::filesystem::remove_all(dir);
   }
-  // A leaf signed by the CA.
-  X509* leaf(const cert_spec& s) {
+  // A leaf signed by the CA; its key is returned in *key_out when given.
+  X509* leaf(const cert_spec& s, EVP_PKEY** key_out = nullptr) {
     EVP_PKEY* k = new_key();
     X509* x = make_cert(s, k, ca, ca_key);
-    EVP_PKEY_free(k);
+    if (key_out) *key_out = k;
+    else EVP_PKEY_free(k);
     return x;
   }
 };
@@ -299,4 +300,80 @@ TEST(CertVerify, NullCertificate) {
   auto r = v.verify(nullptr, nullptr, "example.org");
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.reason, "no certificate");
+}
+
+namespace {
+// Runs a TLS handshake between two in-memory endpoints (a BIO pair); the server asks for the
+// client's certificate the way an s2s listener must (accept anything, decide afterwards).
+struct tls_pair {
+  SSL_CTX* sctx = SSL_CTX_new(TLS_server_method());
+  SSL_CTX* cctx = SSL_CTX_new(TLS_client_method());
+  SSL* server = nullptr;
+  SSL* client = nullptr;
+  tls_pair(X509* scert, EVP_PKEY* skey, X509* ccert, EVP_PKEY* ckey) {
+    SSL_CTX_use_certificate(sctx, scert);
+    SSL_CTX_use_PrivateKey(sctx, skey);
+    SSL_CTX_set_verify(sctx, SSL_VERIFY_PEER, [](int, X509_STORE_CTX*) { return 1; });
+    SSL_CTX_use_certificate(cctx, ccert);
+    SSL_CTX_use_PrivateKey(cctx, ckey);
+    SSL_CTX_set_verify(cctx, SSL_VERIFY_PEER, [](int, X509_STORE_CTX*) { return 1; });
+    server = SSL_new(sctx);
+    client = SSL_new(cctx);
+    BIO *a = nullptr, *b = nullptr;
+    BIO_new_bio_pair(&a, 0, &b, 0);
+    SSL_set_bio(server, a, a);
+    SSL_set_bio(client, b, b);
+    SSL_set_accept_state(server);
+    SSL_set_connect_state(client);
+  }
+  bool handshake() {
+    for (int i = 0; i < 100; ++i) {
+      int c = SSL_do_handshake(client);
+      int s = SSL_do_handshake(server);
+      if (c == 1 && s == 1) return true;
+    }
+    return false;
+  }
+  ~tls_pair() {
+    SSL_free(server);
+    SSL_free(client);
+    SSL_CTX_free(sctx);
+    SSL_CTX_free(cctx);
+  }
+};
+}  // namespace
+
+TEST(CertVerify, VerifyPeerOnBothSidesOfAHandshake) {
+  // Incoming s2s: the server side sees the connecting domain's certificate; OpenSSL leaves
+  // the leaf out of the server side's peer chain, verify_peer must still find it.
+  pki p;
+  EVP_PKEY *sk = nullptr, *ck = nullptr;
+  x509_ptr scert(p.leaf({"", "DNS:receiving.example"}, &sk));
+  x509_ptr ccert(p.leaf({"", kSrv + "_xmpp-server.initiating.example"}, &ck));
+  tls_pair t(scert, sk, ccert, ck);
+  ASSERT_TRUE(t.handshake());
+  cert_verifier v({p.ca_file, "", false});
+  auto at_server = v.verify_peer(t.server, "initiating.example");
+  EXPECT_TRUE(at_server.ok) << at_server.reason;
+  EXPECT_EQ(at_server.matched, "SRV-ID");
+  auto at_client = v.verify_peer(t.client, "receiving.example");
+  EXPECT_TRUE(at_client.ok) << at_client.reason;
+  EXPECT_FALSE(v.verify_peer(t.server, "receiving.example").ok);
+  EVP_PKEY_free(sk);
+  EVP_PKEY_free(ck);
+}
+
+TEST(CertVerify, VerifyPeerWithoutClientCertificate) {
+  pki p;
+  EVP_PKEY* sk = nullptr;
+  x509_ptr scert(p.leaf({"", "DNS:receiving.example"}, &sk));
+  SSL_CTX* sctx = SSL_CTX_new(TLS_server_method());
+  SSL* s = SSL_new(sctx);
+  cert_verifier v({p.ca_file, "", false});
+  auto r = v.verify_peer(s, "initiating.example");  // no handshake: no peer certificate
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.reason, "no certificate");
+  SSL_free(s);
+  SSL_CTX_free(sctx);
+  EVP_PKEY_free(sk);
 }
