@@ -263,6 +263,13 @@ class loader {
     r.read_seconds("idle_timeout", 0, one_week, out.idle_timeout);
     r.read_int("max_connections_per_ip", 0, 1'000'000, out.max_connections_per_ip);
     r.read_int("max_bytes_per_second", 0, 1024 * 1024 * 1024, out.max_bytes_per_second, "a number of bytes");
+    r.read_int("max_roster_items", 1, 100'000, out.max_roster_items);
+    r.read_int("max_offline_messages", 1, 1'000'000, out.max_offline_messages);
+    r.read_int("max_privacy_lists", 1, 1000, out.max_privacy_lists);
+    r.read_int("max_privacy_list_items", 1, 10'000, out.max_privacy_list_items);
+    r.read_int("max_blocked_jids", 1, 100'000, out.max_blocked_jids);
+    r.read_int("max_vcard_size", 1024, 16 * 1024 * 1024, out.max_vcard_size, "a number of bytes");
+    r.read_int("max_subscriptions_per_minute", 1, 1'000'000, out.max_subscriptions_per_minute);
     r.finish();
   }
 

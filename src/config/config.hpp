@@ -85,6 +85,14 @@ struct limits {
   // Bytes per second one client connection may send; reading pauses above it (traffic
   // shaping, so a flooding client slows down instead of slowing others). 0: unlimited.
   uint32_t max_bytes_per_second = 1024 * 1024;       // 0: unlimited
+  // Per-account quotas of the IM features (RFC 6121, XEP-0160, XEP-0016, XEP-0191, XEP-0054).
+  uint32_t max_roster_items = 1000;
+  uint32_t max_offline_messages = 1000;
+  uint32_t max_privacy_lists = 50;
+  uint32_t max_privacy_list_items = 250;
+  uint32_t max_blocked_jids = 1000;
+  uint32_t max_vcard_size = 64 * 1024;               // bytes
+  uint32_t max_subscriptions_per_minute = 100;       // outbound subscribe requests per account
   bool operator==(const limits&) const = default;
 };
 

@@ -375,7 +375,9 @@ TEST(Errors, UnknownKeySuggestsTheClosestOne) {
   EXPECT_EQ(e.str(),
             "/etc/starling/starling.toml:8:1: unknown key \"max_stanzas\" in [limits]; expected "
             "one of: max_stanza_size, max_depth, handshake_timeout, close_timeout, idle_timeout, "
-            "max_connections_per_ip, max_bytes_per_second; did you mean \"max_stanza_size\"?");
+            "max_connections_per_ip, max_bytes_per_second, max_roster_items, max_offline_messages, "
+            "max_privacy_lists, max_privacy_list_items, max_blocked_jids, max_vcard_size, "
+            "max_subscriptions_per_minute; did you mean \"max_stanza_size\"?");
 }
 
 // --- types, ranges, choices ---------------------------------------------------------------------

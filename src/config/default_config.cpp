@@ -108,6 +108,15 @@ key = "certs/localhost.key"
 #max_connections_per_ip = 100
 # Bytes per second one client may send before reading from it pauses; 0 = no limit.
 #max_bytes_per_second = 1048576
+# Per-account quotas: roster size, offline messages, privacy lists and their items,
+# blocked JIDs, vCard bytes, outbound subscription requests per minute.
+#max_roster_items = 1000
+#max_offline_messages = 1000
+#max_privacy_lists = 50
+#max_privacy_list_items = 250
+#max_blocked_jids = 1000
+#max_vcard_size = 65536
+#max_subscriptions_per_minute = 100
 
 [storage]
 backend = "sqlite"

@@ -180,3 +180,86 @@ def test_rfc6121_4_6_directed_presence_while_unavailable_gets_unavailable_at_log
     u.close()
     wait_presence(o, U + '/u', 'unavailable', timeout=10)
     close_all(o)
+
+
+# --- RFC 6121 §4.3.2: probes for contacts without an available resource, and from
+# entities that are not subscribed.
+
+def test_rfc6121_4_3_2_probe_of_offline_contact_answered_unavailable(server):
+    from im_helpers_roster import fresh_user, bare, online, wait_presence, close_all
+    from im_helpers_privacy import subscribe_mutually
+    u, contact = fresh_user(server), fresh_user(server)
+    cu = online(server, u, 'r', roster=True, presence=False)
+    cc = online(server, contact, 'r', roster=True, presence=False)
+    subscribe_mutually(cu, u, cc, contact)
+    # The contact leaves with a status; its logout is recorded (XEP-0012).
+    cc.send("<presence type='unavailable'><status>gone fishing</status></presence>")
+    cc.end_stream()
+    cc.close()
+    cu.end_stream()
+    cu.close()
+    # The user comes back: its initial presence probes the contact, who is offline (§4.3.2
+    # rule 3): the server answers with unavailable presence from the contact's bare JID.
+    cu = online(server, u, 'back', roster=True, presence=True)
+    p = wait_presence(cu, frm=bare(server, contact), type='unavailable')
+    assert p.get('from') == bare(server, contact)  # no resource: nothing leaks
+    assert p.findtext(q(NS_CLIENT, 'status')) == 'gone fishing'
+    d = p.find(q('urn:xmpp:delay', 'delay'))
+    assert d is not None and d.get('stamp', '').endswith('Z'), rawxmpp.tostr(p)
+    close_all(cu)
+
+
+def test_rfc6121_4_3_2_probe_from_non_subscriber_gets_unsubscribed(server):
+    """Rule 1: a probe for a local account from an entity without a subscription is answered
+    with 'unsubscribed' from the bare JID. Clients cannot send probes (§4.3), so the server's
+    own probe on initial presence is used, with a stale 'both' on the user's side: the
+    contact's account was deleted and re-created (empty roster) meanwhile."""
+    from im_helpers_roster import fresh_user, bare, online, wait_presence, close_all
+    from im_helpers_privacy import subscribe_mutually
+    u, contact = fresh_user(server), fresh_user(server)
+    cu = online(server, u, 'r', presence=False)
+    cc = online(server, contact, 'r', presence=False)
+    subscribe_mutually(cu, u, cc, contact)
+    cc.end_stream()
+    cc.close()
+    cu.end_stream()
+    cu.close()
+    server.ctl('deluser', bare(server, contact))
+    server.adduser(contact)  # same name, empty roster
+    cu = online(server, u, 'back', roster=True, presence=True)
+    p = wait_presence(cu, frm=bare(server, contact), type='unsubscribed')
+    assert p.get('from') == bare(server, contact)
+    close_all(cu)
+
+
+def test_rfc6121_3_1_5_approval_order_push_subscribed_then_presence(server):
+    """The user sees the roster push and the 'subscribed' before the contact's presence
+    (RFC 6121 §3.1.5 / §3.1.6: the contact's server sends presence after 'subscribed')."""
+    from im_helpers_roster import fresh_user, bare, online, wait_presence, close_all
+    import rawxmpp as rx
+    for _ in range(5):  # repeated: an ordering race would show up in some round
+        u, contact = fresh_user(server), fresh_user(server)
+        cu = online(server, u, 'r')
+        cc = online(server, contact, 'r')
+        cu.send("<presence to='%s' type='subscribe'/>" % bare(server, contact))
+        wait_presence(cc, frm=bare(server, u), type='subscribe')
+        cc.send("<presence to='%s' type='subscribed'/>" % bare(server, u))
+        seen = []
+        deadline = 50
+        while deadline and 'presence' not in seen:
+            deadline -= 1
+            e = cu.recv(timeout=5)
+            frm = (e.get('from') or '').split('/')[0]
+            if e.tag == q(NS_CLIENT, 'iq') and e.get('type') == 'set':
+                items = e.find(q('jabber:iq:roster', 'query'))
+                if items is not None and any(i.get('jid') == bare(server, contact) and i.get('subscription') == 'to'
+                                             for i in items):
+                    seen.append('push')
+                    cu.send("<iq type='result' id='%s'/>" % e.get('id'))
+            elif e.tag == q(NS_CLIENT, 'presence') and frm == bare(server, contact):
+                if e.get('type') == 'subscribed':
+                    seen.append('subscribed')
+                elif e.get('type') is None:
+                    seen.append('presence')
+        assert seen == ['push', 'subscribed', 'presence'], (seen, rx.tostr(e))
+        close_all(cu, cc)

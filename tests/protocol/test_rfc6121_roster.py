@@ -147,17 +147,74 @@ def test_rfc6121_2_6_roster_versioning(server):
     p = wait_push(c, bare(server, o2))
     v2 = p.find(q(NS_ROSTER, 'query')).get('ver')
     assert v2 and v2 != v1
-    r = roster_get(c, ver=v1)
-    query = r.find(q(NS_ROSTER, 'query'))
-    assert query is not None and query.get('ver') == v2
-    assert set(roster_items(r)) == {bare(server, o1), bare(server, o2)}
     # An empty ver asks for the whole roster
     r = roster_get(c, ver='')
+    assert r.find(q(NS_ROSTER, 'query')).get('ver') == v2
     assert set(roster_items(r)) == {bare(server, o1), bare(server, o2)}
+    # A version the server never issued (or not a version at all): the whole roster
+    for bogus in (str(int(v2) + 1000), 'not-a-version'):
+        r = roster_get(c, ver=bogus)
+        assert set(roster_items(r)) == {bare(server, o1), bare(server, o2)}, bogus
     # A second resource with the current version gets an empty result too
     c2 = online(server, u, 'r2', roster=False, presence=False)
     assert roster_get(c2, ver=v2).find(q(NS_ROSTER, 'query')) is None
     close_all(c, c2)
+
+
+def test_rfc6121_2_6_3_stale_version_gets_only_the_changes_as_pushes(server):
+    u, o1, o2, o3 = (fresh_user(server) for _ in range(4))
+    c = online(server, u, presence=False)
+    for o in (o1, o2):
+        assert roster_set(c, bare(server, o), name='n-' + o).get('type') == 'result'
+        wait_push(c, bare(server, o))
+    v_old = roster_get(c).find(q(NS_ROSTER, 'query')).get('ver')
+    # Changes made by another resource while this client held v_old: an update, an
+    # addition and a removal.
+    other = online(server, u, 'other', presence=False)
+    assert roster_set(other, bare(server, o1), name='renamed', groups=['G']).get('type') == 'result'
+    assert roster_set(other, bare(server, o3)).get('type') == 'result'
+    assert roster_set(other, bare(server, o2), extra=" subscription='remove'").get('type') == 'result'
+    v_now = roster_get(other).find(q(NS_ROSTER, 'query')).get('ver')
+    close_all(c, other)
+
+    fresh = online(server, u, 'back', roster=False, presence=False)
+    r = roster_get(fresh, ver=v_old)
+    assert r.find(q(NS_ROSTER, 'query')) is None, rawxmpp.tostr(r)  # empty result first
+    pushes = [wait_push(fresh) for _ in range(3)]
+    seen = {}
+    versions = []
+    for p in pushes:
+        versions.append(int(p.find(q(NS_ROSTER, 'query')).get('ver')))
+        seen.update(roster_items(p))
+    assert versions == sorted(versions) and versions[-1] == int(v_now)  # oldest change first
+    assert seen[bare(server, o1)]['name'] == 'renamed' and seen[bare(server, o1)]['groups'] == ['G']
+    assert seen[bare(server, o3)]['subscription'] == 'none'
+    assert seen[bare(server, o2)]['subscription'] == 'remove'
+    # Nothing else: o1's and o3's pushes and the removal were all
+    no_stanza(fresh, is_push())
+    # Applying the pushes gives the same roster as a full fetch
+    full = roster_items(roster_get(fresh))
+    assert set(full) == {bare(server, o1), bare(server, o3)}
+    close_all(fresh)
+
+
+def test_rfc6121_2_6_3_delta_survives_restart(server_factory):
+    s = server_factory.start('roster-delta-restart')
+    u, o1, o2 = fresh_user(s), fresh_user(s), fresh_user(s)
+    c = online(s, u, presence=False)
+    assert roster_set(c, bare(s, o1)).get('type') == 'result'
+    v_old = roster_get(c).find(q(NS_ROSTER, 'query')).get('ver')
+    assert roster_set(c, bare(s, o2)).get('type') == 'result'
+    close_all(c)
+    s.stop()
+    s.start()
+    c = online(s, u, roster=False, presence=False)
+    r = roster_get(c, ver=v_old)
+    assert r.find(q(NS_ROSTER, 'query')) is None, rawxmpp.tostr(r)
+    p = wait_push(c)
+    assert set(roster_items(p)) == {bare(s, o2)}
+    no_stanza(c, is_push())
+    close_all(c)
 
 
 def test_rfc6121_2_roster_survives_restart(server_factory):
@@ -173,10 +230,12 @@ def test_rfc6121_2_roster_survives_restart(server_factory):
     close_all(c)
 
 
-def test_rfc6121_2_roster_size_limit(server):
+def test_rfc6121_2_roster_size_limit(server_factory):
+    # [limits] max_roster_items (default 1000), small here to keep the test quick.
+    n = 200
+    server = server_factory.start('roster-limit', overrides={'limits': {'max_roster_items': n}})
     u = fresh_user(server)
     c = online(server, u, roster=False, presence=False)
-    n = 1000
     ids = []
     batch = []
     for i in range(n):

@@ -257,3 +257,15 @@ def test_rfc6121_3_subscription_flood_rate_limited(server):
     assert error_condition(e) == 'policy-violation', rawxmpp.tostr(e)
     assert e.get('from') == 'nobody100@localhost'
     close_all(u)
+
+
+def test_rfc6121_3_subscription_rate_is_configurable(server_factory):
+    # [limits] max_subscriptions_per_minute
+    s = server_factory.start('sub-rate', overrides={'limits': {'max_subscriptions_per_minute': 5}})
+    u = online(s, 'alice', 'f', roster=False)
+    for i in range(6):
+        u.send("<presence to='nobody%d@localhost' type='subscribe'/>" % i)
+    e = u.recv_stanza(lambda x: x.tag == q(NS_CLIENT, 'presence') and x.get('type') == 'error', timeout=20)
+    assert error_condition(e) == 'policy-violation', rawxmpp.tostr(e)
+    assert e.get('from') == 'nobody5@localhost'
+    close_all(u)

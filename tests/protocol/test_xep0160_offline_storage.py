@@ -78,6 +78,24 @@ def test_xep0160_3_chat_state_only_not_stored(server):
     bob.close()
 
 
+def test_xep0334_storage_hints(server):
+    alice = login(server, 'alice')
+    bob = fresh(server, 'bob')
+    # <no-store/>: a message with a body is not stored (and not bounced either).
+    mid = send_msg(alice, 'bob@localhost', 'ephemeral', type='chat',
+                   payload="<no-store xmlns='urn:xmpp:hints'/>")
+    no_msg(alice, id=mid)
+    # <store/>: even a chat-state-only message is kept.
+    mid2 = send_msg(alice, 'bob@localhost', type='chat',
+                    payload="<gone xmlns='http://jabber.org/protocol/chatstates'/><store xmlns='urn:xmpp:hints'/>")
+    assert wait_offline_count(bob, 1) == 1
+    [m] = offline_fetch(bob)
+    assert m.get('id') == mid2
+    offline_purge(bob)
+    alice.close()
+    bob.close()
+
+
 def test_xep0160_3_order_preserved(server):
     alice = login(server, 'alice')
     bob = fresh(server, 'bob')
@@ -90,9 +108,10 @@ def test_xep0160_3_order_preserved(server):
 
 
 def test_xep0160_2_quota_full_service_unavailable(server_factory):
-    srv = server_factory.start('quota')
+    # [limits] max_offline_messages (default 1000), small here to keep the test quick.
+    quota = 50
+    srv = server_factory.start('quota', overrides={'limits': {'max_offline_messages': quota}})
     alice = login(srv, 'alice')
-    quota = 1000
     ids = [send_msg(alice, 'bob@localhost', 'q%d' % i, id='q%d' % i) for i in range(quota)]
     sync(alice)
     bob = login(srv, 'bob')

@@ -281,6 +281,11 @@ def test_block_subscribed_contact_presence(server):
         sync(erin)
         expect_none(erin, lambda e: e.findtext(q(NS_CLIENT, 'status')) == 'after-block')
         expect_none(dave, lambda e: e.findtext(q(NS_CLIENT, 'status')) == 'erin-after-block')
+        # §3.4: on unblock, the contact gets the user's current presence again.
+        erin.others.clear()  # presence received before the block
+        ok(unblock(dave, bare('erin')))
+        p = erin.recv_stanza(is_presence(full('dave', 'r'), None))
+        assert p.findtext(q(NS_CLIENT, 'status')) == 'after-block', tostr(p)
     finally:
         unblock(dave)
         roster_remove(dave, bare('erin'))

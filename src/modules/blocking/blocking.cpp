@@ -1,8 +1,8 @@
 // XEP-0191: Blocking Command — blocklist get, block, unblock (some or all), pushes to the
-// resources that requested the blocklist, unavailable presence to a newly blocked local
-// contact. The blocklist shares the privacy lists' store and engine (XEP-0191 §6): it is
-// evaluated as deny-all items before the active or default list (privacy_service.cpp).
-// Not implemented: current presence to an unblocked contact (needs the presence module).
+// resources that requested the blocklist, unavailable presence to a newly blocked contact and
+// current presence to an unblocked one (§3.3, §3.4). The blocklist shares the privacy lists'
+// store and engine (XEP-0191 §6): it is evaluated as deny-all items before the active or
+// default list (privacy_service.cpp).
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <set>
@@ -93,7 +93,7 @@ class blocking_module : public module {
         std::lock_guard lock(g_svc->mutex());
         std::set<jid> all(state->blocklist.begin(), state->blocklist.end());
         all.insert(items.begin(), items.end());
-        if (all.size() > max_blocked) {
+        if (all.size() > req.srv.cfg().limit.max_blocked_jids) {
           reply_error(req, stanza_condition::resource_constraint, "Too many blocked JIDs");
           co_return;
         }
@@ -124,8 +124,11 @@ class blocking_module : public module {
       reply_error(req, stanza_condition::internal_server_error);
       co_return;
     }
+    std::vector<jid> unblocked;
     {
       std::lock_guard lock(g_svc->mutex());
+      for (const jid& j : state->blocklist)
+        if (items.empty() || std::find(items.begin(), items.end(), j) != items.end()) unblocked.push_back(j);
       if (items.empty()) {
         state->blocklist.clear();
       } else {
@@ -135,6 +138,9 @@ class blocking_module : public module {
     }
     req.srv.reply(req, make_result(req.stanza));
     push(bare, "unblock", items);
+    // XEP-0191 §3.4: the unblocked contacts get the user's current presence (for "unblock
+    // all", every JID that was on the list).
+    if (!unblocked.empty()) co_await g_svc->presence_on_block(bare, std::move(unblocked), true);
   }
 
   static void push(const jid& bare, const char* what, const std::vector<jid>& items) {

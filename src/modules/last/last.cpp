@@ -11,6 +11,7 @@
 
 #include "core/c2s_session.hpp"
 #include "core/server.hpp"
+#include "modules/last/last_api.hpp"
 #include "modules/last/last_store.hpp"
 #include "modules/roster/roster_api.hpp"
 
@@ -18,11 +19,24 @@ namespace starling::modules {
 
 constexpr std::string_view ns_last = "jabber:iq:last";
 
+namespace {
+// The running module's store, for last_logout() (one server per process).
+last_store* g_store = nullptr;
+}  // namespace
+
+boost::asio::awaitable<std::optional<last_record>> last_logout(jid bare) {
+  if (!g_store) co_return std::nullopt;
+  auto op = g_store->get(std::move(bare));
+  auto got = co_await std::move(op);
+  co_return got.record;
+}
+
 class last_module : public module {
  public:
   void start(server& srv) override {
     srv_ = &srv;
     store_ = make_sqlite_last_store(srv.sqlite());
+    g_store = store_.get();
     srv.add_migrations({{"last", 1,
                          "CREATE TABLE last_activity ("
                          " host TEXT NOT NULL,"
@@ -53,6 +67,8 @@ class last_module : public module {
       return hook_result::next;
     });
   }
+
+ void stop() override { g_store = nullptr; }
 
  private:
   struct last_status {

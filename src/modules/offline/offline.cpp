@@ -5,7 +5,8 @@
 // §2). Messages holding only XEP-0085 chat states are not stored (XEP-0160 §3).
 // XEP-0013: Flexible Offline Message Retrieval — count and headers through disco on the
 // offline node, view/remove by node, fetch, purge; a session that uses it before its initial
-// presence gets no flood (XEP-0013 §3, §4). Not implemented: XEP-0334 storage hints.
+// presence gets no flood (XEP-0013 §3, §4). XEP-0334 hints: <no-store/> and
+// <no-permanent-store/> keep a message out of storage, <store/> stores even chat states.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -33,10 +34,10 @@ struct offline_session_state {
 class offline_module : public module, public offline_sink {
  public:
   // XEP-0160 §2: "the recipient's offline message queue is full". Configurable later.
-  static constexpr int64_t default_quota = 1000;
 
   void start(server& srv) override {
     srv_ = &srv;
+    quota_ = srv.cfg().limit.max_offline_messages;  // XEP-0160 §5 quota ([limits])
     store_ = std::make_unique<offline_store>(srv.sqlite());
     srv.add_migrations(offline_store::migrations());
     set_offline_sink(srv, this);
@@ -71,7 +72,7 @@ class offline_module : public module, public offline_sink {
   // Runs on pool_, one at a time in call order: the store() below is issued before this
   // coroutine first suspends, so the writer sees stores (and floods) in arrival order.
   static boost::asio::awaitable<void> store_message(offline_module* self, xml::element msg, jid to) {
-    const bool keep = !is_chat_states_only(msg);
+    const bool keep = should_store_offline(msg);
     offline_message m;
     m.stamp = xep0082_stamp(std::chrono::system_clock::now());
     m.sender = std::string(msg.attr_or("from"));
@@ -261,7 +262,7 @@ class offline_module : public module, public offline_sink {
 
   server* srv_ = nullptr;
   std::unique_ptr<offline_store> store_;
-  int64_t quota_ = default_quota;
+  int64_t quota_ = 1000;
   // Stores and floods run here, in order (see store_message).
   boost::asio::thread_pool pool_{1};
 };

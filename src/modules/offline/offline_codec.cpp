@@ -31,10 +31,16 @@ bool is_chat_states_only(const xml::element& msg) {
   for (const xml::element* c : msg.elements()) {
     if (c->ns() == ns_chatstates)
       has_state = true;
-    else
+    else if (c->ns() != ns_hints)
       return false;  // a body, a receipt, any other payload: worth keeping
   }
   return has_state;
+}
+
+bool should_store_offline(const xml::element& msg) {
+  if (msg.child("no-store", ns_hints) || msg.child("no-permanent-store", ns_hints)) return false;
+  if (msg.child("store", ns_hints)) return true;
+  return !is_chat_states_only(msg);
 }
 
 std::string encode_stanza(const xml::element& msg) { return xml::to_string(msg, "jabber:client"); }

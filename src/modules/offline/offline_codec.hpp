@@ -21,8 +21,16 @@ std::string xep0082_stamp(std::chrono::system_clock::time_point t);
 // appended to the message (after any delay the sender put there).
 void add_offline_delay(xml::element& msg, std::string_view domain, std::string_view stamp);
 
+inline constexpr std::string_view ns_hints = "urn:xmpp:hints";
+
 // XEP-0160 §3: a message whose only content is XEP-0085 chat states is not stored.
+// (XEP-0334 hints next to the chat state do not count as content.)
 bool is_chat_states_only(const xml::element& msg);
+
+// XEP-0334 §4: whether the sender asked for this message to be stored offline: <store/>
+// overrides the chat-state rule, <no-store/> (or <no-permanent-store/>) forbids storage.
+// Returns the decision for offline storage.
+bool should_store_offline(const xml::element& msg);
 
 // The stored form: the stanza serialized with jabber:client as default namespace, and back.
 std::string encode_stanza(const xml::element& msg);

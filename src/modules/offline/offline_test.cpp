@@ -60,6 +60,21 @@ TEST(offline_codec, chat_states_only_xep0160_3) {
   EXPECT_FALSE(is_chat_states_only(parse("<message><request xmlns='urn:xmpp:receipts'/></message>")));
 }
 
+TEST(offline_codec, storage_hints_xep0334) {
+  // §4.2 no-store and §4.4 no-permanent-store keep a message with a body out of storage.
+  EXPECT_FALSE(should_store_offline(
+      parse("<message><body>x</body><no-store xmlns='urn:xmpp:hints'/></message>")));
+  EXPECT_FALSE(should_store_offline(
+      parse("<message><body>x</body><no-permanent-store xmlns='urn:xmpp:hints'/></message>")));
+  // §4.3 store: even a chat-state-only message is stored.
+  EXPECT_TRUE(should_store_offline(parse(
+      "<message><active xmlns='http://jabber.org/protocol/chatstates'/><store xmlns='urn:xmpp:hints'/></message>")));
+  // A hint is not content: chat state plus an unrelated hint is still chat-state-only.
+  EXPECT_FALSE(should_store_offline(parse(
+      "<message><active xmlns='http://jabber.org/protocol/chatstates'/><no-copy xmlns='urn:xmpp:hints'/></message>")));
+  EXPECT_TRUE(should_store_offline(parse("<message><body>x</body></message>")));
+}
+
 TEST(offline_codec, stored_form_round_trips_namespaces_and_mixed_content) {
   const char* text =
       "<message from='a@h/r' to='b@h' xml:lang='fr'><body>a &amp; b</body>"

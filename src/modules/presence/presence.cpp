@@ -2,12 +2,12 @@
 // state machine of roster/subscription.hpp) and presence exchange: initial presence broadcast
 // and probes, subsequent and unavailable broadcasts, directed presence remembered for the
 // logoff broadcast, unavailable presence when a session ends in any way, delivery of inbound
-// presence (RFC 6121 §8.5). Not implemented: remote contacts (no federation yet: the core
-// bounces with remote-server-not-found), last-unavailable answers to probes, storage of
-// subscribed/unsubscribe notifications for offline users (the roster carries the new state).
+// presence (RFC 6121 §8.5), probe answers for offline or unsubscribed probers (§4.3.2).
+// Not implemented: storage of subscribed/unsubscribe notifications for offline users (the
+// roster carries the new state).
 //
-// Subscription floods: at most `max_subscribe_per_minute` outbound subscribe requests per
-// account per minute; beyond that the request is answered with a presence error
+// Subscription floods: at most `limits.max_subscriptions_per_minute` outbound subscribe
+// requests per account per minute; beyond that the request is answered with a presence error
 // <policy-violation/> and not processed.
 #include <spdlog/spdlog.h>
 
@@ -17,10 +17,15 @@
 #include <boost/asio/thread_pool.hpp>
 #include <charconv>
 #include <deque>
+#include <mutex>
+#include <unordered_map>
 #include <set>
 
 #include "core/c2s_session.hpp"
 #include "core/server.hpp"
+#include "modules/last/last_api.hpp"
+#include "modules/presence/presence_api.hpp"
+#include "modules/offline/offline_codec.hpp"
 #include "modules/roster/roster_service.hpp"
 
 namespace starling::modules {
@@ -28,8 +33,6 @@ namespace starling::modules {
 namespace asio = boost::asio;
 using roster::sub_type;
 using roster::subscription;
-
-constexpr uint32_t max_subscribe_per_minute = 100;
 
 namespace {
 
@@ -71,10 +74,18 @@ bool valid_type(std::string_view t) {
 
 }  // namespace
 
+class presence_module;
+namespace {
+presence_module* g_presence = nullptr;  // the running module (one server per process)
+}
+
 class presence_module : public module {
  public:
   void start(server& srv) override {
     srv_ = &srv;
+    g_presence = this;
+    subscribe_limit_ = std::make_unique<rate_limiter>(srv.cfg().limit.max_subscriptions_per_minute,
+                                                      std::chrono::minutes(1));
     srv.hooks().client_stanza.add(0, [this](c2s_session& s, xml::element& el) {
       if (el.name() != "presence") return hook_result::next;
       auto& st = s.slot<presence_state>();
@@ -110,7 +121,16 @@ class presence_module : public module {
     });
   }
 
-  void stop() override { pool_.join(); }
+  void stop() override {
+    g_presence = nullptr;
+    pool_.join();
+  }
+
+  // The current presence of every available resource of `user`, to `to` (RFC 6121 §3.1.5, §4.3.2).
+  void send_current_presence(const jid& user, const jid& to) {
+    for (const auto& r : srv_->sessions().resources(user))
+      if (r.available) send_current_presence_of(r.session, to, false);
+  }
 
  private:
   // ---------------------------------------------------------------- from the client
@@ -183,11 +203,11 @@ class presence_module : public module {
     }
     if (type == sub_type::subscribe) {
       const std::string key = user.str();
-      if (!subscribe_limit_.allowed(key)) {
+      if (!subscribe_limit_->allowed(key)) {
         error_to(*s, el, stanza_condition::policy_violation, "Too many subscription requests; try again later");
         co_return;
       }
-      subscribe_limit_.record(key);
+      subscribe_limit_->record(key);
     }
     auto res = co_await roster::apply_subscription(*srv_, user, contact, type, true, {});
     if (res.rejected) {
@@ -304,12 +324,6 @@ class presence_module : public module {
     }
   }
 
-  // The current presence of every available resource of `user`, to `to` (RFC 6121 §3.1.5, §4.3.2).
-  void send_current_presence(const jid& user, const jid& to) {
-    for (const auto& r : srv_->sessions().resources(user))
-      if (r.available) send_current_presence_of(r.session, to, false);
-  }
-
   void send_current_presence_of(std::shared_ptr<c2s_session> r, jid to, bool deliver_directly) {
     server* srv = srv_;
     asio::post(r->executor(), [srv, r, to, deliver_directly] {
@@ -341,6 +355,10 @@ class presence_module : public module {
     std::string type(el.attr_or("type"));
     if (auto st = roster::parse_sub_type(type)) {
       // RFC 6121 §3.1.3: processed for the bare JID, whatever resource it was sent to.
+      {
+        std::lock_guard lock(order_mutex_);
+        ++held_[to.bare_str()].in_flight;
+      }
       asio::co_spawn(pool_, inbound_subscription(el, to.bare(), from->bare(), *st), asio::detached);
       return;
     }
@@ -349,6 +367,36 @@ class presence_module : public module {
       return;
     }
     if (!type.empty() && type != "unavailable" && type != "error") return;
+    {
+      // Presence that follows a subscription stanza (the contact's presence right after its
+      // "subscribed", RFC 6121 §3.1.5) waits until that stanza's roster push and delivery
+      // went out, so that the user's client sees them in the order they were sent.
+      std::lock_guard lock(order_mutex_);
+      auto it = held_.find(to.bare_str());
+      if (it != held_.end() && it->second.in_flight > 0) {
+        it->second.queue.emplace_back(el, to);
+        return;
+      }
+    }
+    deliver_presence(el, to);
+  }
+
+  // Called when an inbound subscription stanza for `user` has been processed.
+  void release_held(const jid& user) {
+    std::vector<std::pair<xml::element, jid>> queued;
+    {
+      std::lock_guard lock(order_mutex_);
+      auto it = held_.find(user.str());
+      if (it == held_.end()) return;
+      if (--it->second.in_flight > 0) return;
+      queued = std::move(it->second.queue);
+      held_.erase(it);
+    }
+    for (auto& [el, to] : queued) deliver_presence(el, to);
+  }
+
+  void deliver_presence(xml::element& el, const jid& to) {
+    std::string type(el.attr_or("type"));
     if (to.has_resource()) {
       // RFC 6121 §8.5.3.1; §8.5.3.2.1: no such resource: silently ignored.
       srv_->deliver_to_full(to, el);
@@ -361,10 +409,15 @@ class presence_module : public module {
   }
 
   asio::awaitable<void> inbound_subscription(xml::element el, jid user, jid contact, sub_type type) {
+    bool released = false;  // release_held() exactly once, also when something throws
     try {
       // RFC 6121 §8.5.1: subscription stanzas for an account that does not exist are ignored.
       auto acc = co_await srv_->db().accounts().get(user.domain(), user.local());
-      if (!acc) co_return;
+      if (!acc) {
+        released = true;
+        release_held(user);
+        co_return;
+      }
       auto res = co_await roster::apply_subscription(*srv_, user, contact, type, false,
                                                      el.child_text("status", xml::ns_client));
       if (res.t.forward) {
@@ -375,11 +428,14 @@ class presence_module : public module {
         for (const auto& r : srv_->sessions().resources(user))
           if (r.available) r.session->deliver(el);
       }
+      released = true;
+      release_held(user);
       if (res.t.auto_subscribed)
         co_await srv_->route(make_presence(user, contact, "subscribed"), nullptr);
       if (res.t.send_presence) send_current_presence(user, contact);
       if (res.t.send_unavailable) co_await send_unavailable(user, contact);
     } catch (const std::exception& e) {
+      if (!released) release_held(user);
       spdlog::error("presence: subscription for {}: {}", user.str(), e.what());
     }
   }
@@ -388,21 +444,58 @@ class presence_module : public module {
   asio::awaitable<void> answer_probe(jid prober, jid contact) {
     try {
       if (prober.bare() != contact) {
-        auto it = co_await roster::get_item(*srv_, contact, prober.bare());
-        // §4.3.2 rule 1: not subscribed: nothing is revealed.
-        if (!it || !has_from(it->sub)) co_return;
+        // (get_item takes references: its arguments must outlive the awaitable.)
+        auto acc_op = srv_->db().accounts().get(contact.domain(), contact.local());
+        auto acc = co_await std::move(acc_op);
+        const jid prober_bare = prober.bare();
+        auto item_op = roster::get_item(*srv_, contact, prober_bare);
+        auto it = co_await std::move(item_op);
+        // §4.3.2 rule 1: no such account, or the prober is not subscribed: "unsubscribed" from
+        // the bare JID (a full JID would leak presence); it does not cancel a pre-approval.
+        if (!acc || !it || !has_from(it->sub)) {
+          co_await srv_->route(make_presence(contact, prober.bare(), "unsubscribed"), nullptr);
+          co_return;
+        }
       }
+      bool any = false;
       for (const auto& r : srv_->sessions().resources(contact))
-        if (r.available && r.full != prober) send_current_presence_of(r.session, prober, false);
+        if (r.available) {
+          any = true;
+          if (r.full != prober) send_current_presence_of(r.session, prober, false);
+        }
+      if (any || prober.bare() == contact) co_return;
+      // §4.3.2 rule 3: no available resource: the last unavailable presence, as far as the
+      // server kept it (XEP-0012's logout record: its status, and when, as a XEP-0203 delay).
+      xml::element p = make_presence(contact, prober, "unavailable");
+      auto last_op = last_logout(contact);
+      auto last = co_await std::move(last_op);
+      if (last) {
+        if (!last->status.empty()) p.add("status", std::string(xml::ns_client)).add_text(last->status);
+        auto& d = p.add("delay", std::string(ns_delay));
+        d.set_attr("from", contact.domain());
+        d.set_attr("stamp", xep0082_stamp(std::chrono::system_clock::from_time_t(last->logout)));
+      }
+      co_await srv_->route(std::move(p), nullptr);
     } catch (const std::exception& e) {
       spdlog::error("presence: probe of {}: {}", contact.str(), e.what());
     }
   }
 
+  struct held_presence {
+    int in_flight = 0;  // inbound subscription stanzas being processed for the account
+    std::vector<std::pair<xml::element, jid>> queue;
+  };
+  std::mutex order_mutex_;
+  std::unordered_map<std::string, held_presence> held_;  // by bare JID of the local account
+
   server* srv_ = nullptr;
   asio::thread_pool pool_{1};
-  rate_limiter subscribe_limit_{max_subscribe_per_minute, std::chrono::minutes(1)};
+  std::unique_ptr<rate_limiter> subscribe_limit_;
 };
+
+void send_current_presence(const jid& user, const jid& to) {
+  if (g_presence) g_presence->send_current_presence(user, to);
+}
 
 STARLING_MODULE(presence_module, "presence")
 

@@ -199,7 +199,7 @@ class privacy_module : public module {
       finish(req, n);
       co_return;
     }
-    auto parsed = parse_list(c, parse_limits{max_items});
+    auto parsed = parse_list(c, parse_limits{req.srv.cfg().limit.max_privacy_list_items});
     if (auto* cond = std::get_if<stanza_condition>(&parsed)) {
       reply_error(req, *cond);
       co_return;
@@ -221,7 +221,7 @@ class privacy_module : public module {
     }
     {
       std::lock_guard lock(g_svc->mutex());
-      if (!a->find(l.name) && a->lists.size() >= max_lists) {
+      if (!a->find(l.name) && a->lists.size() >= req.srv.cfg().limit.max_privacy_lists) {
         reply_error(req, stanza_condition::resource_constraint, "Too many privacy lists");
         co_return;
       }

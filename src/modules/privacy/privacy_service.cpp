@@ -1,4 +1,5 @@
 // XEP-0016 / XEP-0191 state and enforcement (see privacy_service.hpp).
+#include "modules/presence/presence_api.hpp"
 #include "modules/privacy/privacy_service.hpp"
 
 #include <spdlog/spdlog.h>
@@ -441,20 +442,31 @@ void service::deny_outbound(c2s_session& s, const xml::element& st, bool blockli
 // ---- XEP-0191 §3.3/§3.4 presence effects ----
 
 asio::awaitable<void> service::presence_on_block(jid owner, std::vector<jid> items, bool unblocked) {
-  // Block: the contact must see the user go offline (if it may see the user's presence);
-  // only exact bare JIDs of local accounts are handled until federation exists. Unblock:
-  // the presence module will send current presence on the next broadcast (not done here).
-  if (unblocked) co_return;
+  // XEP-0191 §3.3: a newly blocked contact sees the user go offline; §3.4: an unblocked one
+  // gets the user's current presence again — in both cases only a contact allowed to see the
+  // user's presence (RFC 6121: subscription 'from' or 'both'), for exact bare JIDs.
   for (const jid& contact : items) {
-    if (!contact.has_local() || contact.has_resource() || !is_local_user(contact)) continue;
+    if (!contact.has_local() || contact.has_resource()) continue;
     roster_facts r = co_await roster_of(owner, contact);
     if (r.subscription != "from" && r.subscription != "both") continue;
+    if (unblocked) {
+      modules::send_current_presence(owner, contact);
+      continue;
+    }
     for (const auto& res : srv_.sessions().resources(owner)) {
       if (!res.available) continue;
+      xml::element p("presence", std::string(xml::ns_client));
+      p.set_attr("type", "unavailable");
+      p.set_attr("from", res.full.str());
+      if (!is_local_user(contact)) {
+        // Remote: routed as is (the owner's lists apply only to what reaches local accounts).
+        p.set_attr("to", contact.str());
+        co_await srv_.route(std::move(p), nullptr);
+        continue;
+      }
+      // Local: delivered directly, since the router's inbound check would now drop presence
+      // from the owner to the contact just blocked.
       for (const auto& peer : srv_.sessions().resources(contact)) {
-        xml::element p("presence", std::string(xml::ns_client));
-        p.set_attr("type", "unavailable");
-        p.set_attr("from", res.full.str());
         p.set_attr("to", peer.full.str());
         srv_.deliver_to_full(peer.full, p);
       }

@@ -27,10 +27,7 @@ class c2s_session;
 
 namespace starling::privacy {
 
-// Limits (not configurable yet).
-inline constexpr size_t max_lists = 50;
-inline constexpr size_t max_items = 250;
-inline constexpr size_t max_blocked = 1000;
+// Limits: [limits] max_privacy_lists, max_privacy_list_items, max_blocked_jids.
 
 struct resource_state {
   const c2s_session* owner = nullptr;

@@ -1,6 +1,6 @@
 // RFC 6121 §2: Roster management — jabber:iq:roster get/set/remove, roster pushes to
-// interested resources, roster versioning (§2.6, full roster or empty result; no diffs),
-// size and field limits. Subscription state changes are applied here for the presence module
+// interested resources, roster versioning (§2.6: the full roster, or an empty result and the
+// changes as pushes), size and field limits. Subscription state changes are applied here for the presence module
 // (roster_service.hpp); presence broadcast lives in modules/presence.
 #include <spdlog/spdlog.h>
 
@@ -58,7 +58,8 @@ asio::awaitable<std::vector<item>> get_roster(server&, const jid& owner) {
 
 asio::awaitable<apply_result> apply_subscription(server& srv, jid owner, jid contact, sub_type type,
                                                  bool is_outbound, std::string status) {
-  auto res = co_await g_store->apply(owner, contact, type, is_outbound, std::move(status), max_items);
+  const size_t limit = srv.cfg().limit.max_roster_items;
+  auto res = co_await g_store->apply(owner, contact, type, is_outbound, std::move(status), limit);
   if (res.push) push(srv, owner, res.it, res.ver);
   co_return res;
 }
@@ -117,15 +118,43 @@ asio::awaitable<void> send_presence(server& srv, const jid& from, const jid& to,
   co_await srv.route(std::move(p), nullptr);
 }
 
+// RFC 6121 §2.6.3: versions are decimal counters here; anything else is "unknown".
+std::optional<int64_t> parse_version(const std::string& v) {
+  if (v.empty() || v.size() > 18) return std::nullopt;
+  int64_t n = 0;
+  for (char ch : v) {
+    if (ch < '0' || ch > '9') return std::nullopt;
+    n = n * 10 + (ch - '0');
+  }
+  return n;
+}
+
 asio::awaitable<void> handle_get(iq_request& req, c2s_session& s) {
   s.slot<roster_interest>().requested = true;
   const auto& q = req.payload();
-  auto [items, ver] = co_await g_store->roster(req.from.bare());
-  // RFC 6121 §2.6.3: the client's version is current: an empty result, changes follow as pushes.
-  if (const std::string* v = q.attr("ver"); v && *v == std::to_string(ver)) {
-    req.srv.reply(req, make_result(req.stanza));
-    co_return;
+  const jid owner = req.from.bare();
+  // RFC 6121 §2.6.3: a client that holds a version gets an empty result followed by a push for
+  // each change since (oldest first, to this resource only), when the changes are known.
+  if (const std::string* v = q.attr("ver"); v && !v->empty()) {
+    if (auto since = parse_version(*v)) {
+      auto d = co_await g_store->delta(owner, *since);
+      if (d) {
+        req.srv.reply(req, make_result(req.stanza));
+        for (const auto& ch : d->changes) {
+          xml::element iq("iq", std::string(xml::ns_client));
+          iq.set_attr("type", "set");
+          iq.set_attr("id", "push-" + util::random_token(12));
+          iq.set_attr("to", s.full_jid().str());
+          auto& pq = iq.add("query", std::string(ns_roster));
+          pq.set_attr("ver", std::to_string(ch.ver));
+          pq.add_child(item_element(ch.it, ch.removed));
+          s.send(iq);
+        }
+        co_return;
+      }
+    }
   }
+  auto [items, ver] = co_await g_store->roster(owner);
   auto r = make_result(req.stanza);
   auto& rq = r.add("query", std::string(ns_roster));
   rq.set_attr("ver", std::to_string(ver));
@@ -220,7 +249,8 @@ asio::awaitable<void> handle_set(iq_request& req) {
     reply_error(req, stanza_condition::not_acceptable, "Too many groups");
     co_return;
   }
-  auto res = co_await g_store->set(owner, std::move(it), max_items);
+  const size_t limit = req.srv.cfg().limit.max_roster_items;
+  auto res = co_await g_store->set(owner, std::move(it), limit);
   if (res.status == set_status::limit_reached) {
     reply_error(req, stanza_condition::not_allowed, "The roster is full");
     co_return;

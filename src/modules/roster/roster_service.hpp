@@ -14,9 +14,6 @@ class element;
 
 namespace starling::roster {
 
-// RFC 6121 §2.1.6 limit on the number of items (and hidden pending requests) per account.
-inline constexpr size_t max_items = 1000;
-
 // Applies `type` sent (outbound) or received (inbound) by `owner` about `contact` in one store
 // transaction, then pushes the changed item to the owner's interested resources (RFC 6121
 // §2.1.6). Throws on storage failure.

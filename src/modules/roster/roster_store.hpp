@@ -38,6 +38,17 @@ struct removed_item {
   int64_t ver = 0;
 };
 
+// RFC 6121 §2.6.3: what changed after a version the client holds, oldest change first.
+struct roster_change {
+  item it;
+  bool removed = false;
+  int64_t ver = 0;
+};
+struct roster_delta {
+  std::vector<roster_change> changes;
+  int64_t ver = 0;  // the current version
+};
+
 struct apply_result {
   transition t;
   item it;               // the row after the transition
@@ -62,6 +73,9 @@ class roster_store {
   virtual boost::asio::awaitable<apply_result> apply(jid owner, jid contact, sub_type type,
                                                      bool outbound, std::string status,
                                                      size_t max_items) = 0;
+  // RFC 6121 §2.6.3: the changes since version `since`, or nullopt when they cannot be given
+  // (unknown version, or removals older than the retained tombstones): send the full roster.
+  virtual boost::asio::awaitable<std::optional<roster_delta>> delta(jid owner, int64_t since) = 0;
   // RFC 6121 §3.1.3: requests awaiting the user's answer.
   virtual boost::asio::awaitable<std::vector<pending_request>> pending(jid owner) = 0;
 };

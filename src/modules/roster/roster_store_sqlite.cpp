@@ -1,4 +1,6 @@
 // SQLite implementation of roster_store (roster_store.hpp).
+#include <algorithm>
+
 #include "core/server.hpp"
 #include "modules/roster/roster_store.hpp"
 #include "storage/sqlite.hpp"
@@ -86,6 +88,42 @@ int64_t bump_version(connection& c, const jid& owner) {
   return current_version(c, owner);
 }
 
+// Bumps the version and records it on the changed row, so that a client holding an older
+// version can be sent just the rows changed since (RFC 6121 §2.6.3). A row written again
+// supersedes an earlier removal of the same contact.
+int64_t stamp_change(connection& c, const jid& owner, const std::string& contact) {
+  int64_t ver = bump_version(c, owner);
+  c.execute("UPDATE roster_items SET ver = ?4 WHERE host = ?1 AND user = ?2 AND contact = ?3", owner.domain(),
+            owner.local(), contact, ver);
+  c.execute("DELETE FROM roster_tombstones WHERE host = ?1 AND user = ?2 AND contact = ?3", owner.domain(),
+            owner.local(), contact);
+  return ver;
+}
+
+// Removals are remembered as tombstones so that they can be pushed as deltas too. Only the
+// newest `max_tombstones` are kept; the horizon then moves past the dropped ones and a client
+// holding an older version gets the full roster instead.
+constexpr int64_t max_tombstones = 256;
+
+int64_t stamp_removal(connection& c, const jid& owner, const std::string& contact) {
+  int64_t ver = bump_version(c, owner);
+  c.execute(
+      "INSERT INTO roster_tombstones (host, user, contact, ver) VALUES (?1, ?2, ?3, ?4) "
+      "ON CONFLICT (host, user, contact) DO UPDATE SET ver = ?4",
+      owner.domain(), owner.local(), contact, ver);
+  auto st = c.prepare(
+      "SELECT ver FROM roster_tombstones WHERE host = ?1 AND user = ?2 ORDER BY ver DESC LIMIT 1 OFFSET ?3",
+      owner.domain(), owner.local(), max_tombstones);
+  if (st.step()) {
+    int64_t cut = st.column_int64(0);
+    c.execute("DELETE FROM roster_tombstones WHERE host = ?1 AND user = ?2 AND ver <= ?3", owner.domain(),
+              owner.local(), cut);
+    c.execute("UPDATE roster_versions SET horizon = ?3 WHERE host = ?1 AND user = ?2", owner.domain(),
+              owner.local(), cut);
+  }
+  return ver;
+}
+
 void write_row(connection& c, const jid& owner, const row& r, const std::string& status, bool set_status) {
   c.execute(
       "INSERT INTO roster_items (host, user, contact, name, groups, sub, pending_out, pending_in, "
@@ -152,7 +190,7 @@ class sqlite_roster_store final : public roster_store {
       r.it.groups = it.groups;
       r.visible = true;
       write_row(c, owner, r, {}, false);
-      res.ver = bump_version(c, owner);
+      res.ver = stamp_change(c, owner, r.it.contact.bare_str());
       res.it = r.it;
       tx.commit();
       return res;
@@ -167,7 +205,7 @@ class sqlite_roster_store final : public roster_store {
       if (!existing || !existing->visible) return std::nullopt;
       c.execute("DELETE FROM roster_items WHERE host = ?1 AND user = ?2 AND contact = ?3", owner.domain(),
                 owner.local(), contact.bare_str());
-      removed_item out{existing->it, bump_version(c, owner)};
+      removed_item out{existing->it, stamp_removal(c, owner, contact.bare_str())};
       tx.commit();
       return out;
     };
@@ -217,12 +255,47 @@ class sqlite_roster_store final : public roster_store {
                             before.pending_out != after.pending_out || before.approved != after.approved;
       if (visible && visible_change) {
         res.push = true;
-        res.ver = bump_version(c, owner);
+        res.ver = stamp_change(c, owner, contact.bare_str());
       }
       tx.commit();
       return res;
     };
     co_return co_await db_.run(std::move(work));
+  }
+
+  asio::awaitable<std::optional<roster_delta>> delta(jid owner, int64_t since) override {
+    auto work = [owner, since](connection& c) -> std::optional<roster_delta> {
+      storage::transaction tx(c, storage::transaction::kind::deferred);
+      auto vs = c.prepare("SELECT ver, horizon FROM roster_versions WHERE host = ?1 AND user = ?2", owner.domain(),
+                          owner.local());
+      int64_t ver = 0, horizon = 0;
+      if (vs.step()) {
+        ver = vs.column_int64(0);
+        horizon = vs.column_int64(1);
+      }
+      if (since < horizon || since > ver) return std::nullopt;
+      roster_delta d;
+      d.ver = ver;
+      auto st = c.prepare(
+          "SELECT contact, name, groups, sub, pending_out, pending_in, approved, visible, ver "
+          "FROM roster_items WHERE host = ?1 AND user = ?2 AND visible = 1 AND ver > ?3",
+          owner.domain(), owner.local(), since);
+      while (st.step()) d.changes.push_back({read_row(st).it, false, st.column_int64(8)});
+      auto ts = c.prepare("SELECT contact, ver FROM roster_tombstones WHERE host = ?1 AND user = ?2 AND ver > ?3",
+                          owner.domain(), owner.local(), since);
+      while (ts.step()) {
+        roster_change ch;
+        ch.it.contact = jid::parse(ts.column_text(0)).value_or(jid{});
+        ch.removed = true;
+        ch.ver = ts.column_int64(1);
+        d.changes.push_back(std::move(ch));
+      }
+      std::sort(d.changes.begin(), d.changes.end(),
+                [](const roster_change& a, const roster_change& b) { return a.ver < b.ver; });
+      tx.commit();
+      return d;
+    };
+    co_return co_await db_.read(std::move(work));
   }
 
   asio::awaitable<std::vector<pending_request>> pending(jid owner) override {
@@ -259,7 +332,20 @@ const std::vector<storage::migration>& sqlite_roster_migrations() {
        "CREATE TABLE roster_versions ("
        " host TEXT NOT NULL, user TEXT NOT NULL, ver INTEGER NOT NULL,"
        " PRIMARY KEY (host, user),"
-       " FOREIGN KEY (host, user) REFERENCES accounts (host, user) ON DELETE CASCADE);"}};
+       " FOREIGN KEY (host, user) REFERENCES accounts (host, user) ON DELETE CASCADE);"},
+      // RFC 6121 §2.6.3 deltas: the version of each row's last change, tombstones for removed
+      // rows, and the horizon below which removals are no longer known. Rosters that existed
+      // before this step start with the horizon at their current version (full roster once).
+      {"roster", 2,
+       "ALTER TABLE roster_items ADD COLUMN ver INTEGER NOT NULL DEFAULT 0;"
+       "ALTER TABLE roster_versions ADD COLUMN horizon INTEGER NOT NULL DEFAULT 0;"
+       "UPDATE roster_versions SET horizon = ver;"
+       "CREATE TABLE roster_tombstones ("
+       " host TEXT NOT NULL, user TEXT NOT NULL, contact TEXT NOT NULL, ver INTEGER NOT NULL,"
+       " PRIMARY KEY (host, user, contact),"
+       " FOREIGN KEY (host, user) REFERENCES accounts (host, user) ON DELETE CASCADE);"
+       "CREATE INDEX roster_items_ver ON roster_items (host, user, ver);"
+       "CREATE INDEX roster_tombstones_ver ON roster_tombstones (host, user, ver);"}};
   return m;
 }
 

@@ -17,10 +17,10 @@
 
 namespace starling::modules {
 
-// Local policy: the largest vCard accepted, in bytes of its serialized form. The photo lives in
-// the vCard; XEP-0153 asks publishing clients for images under 8 KiB (a SHOULD they do not
-// always follow), so the limit is generous. Bigger sets get <policy-violation/>.
-constexpr size_t max_vcard_bytes = 64 * 1024;
+// Local policy ([limits] max_vcard_size): the largest vCard accepted, in bytes of its
+// serialized form. The photo lives in the vCard; XEP-0153 asks publishing clients for images
+// under 8 KiB (a SHOULD they do not always follow), so the default is generous. Bigger sets
+// get <policy-violation/>.
 
 // Above the presence module (priority 0): the stamp must be on the stanza it broadcasts.
 constexpr int avatar_stamp_priority = 100;
@@ -88,9 +88,9 @@ class vcard_module : public module {
     // XEP-0054 §3.2: the whole vCard is replaced (no partial updates), stored verbatim.
     const xml::element& vcard = req.payload();
     std::string text = store_xml(vcard);
-    if (text.size() > max_vcard_bytes) {
-      reply_error(req, stanza_condition::policy_violation,
-            "vCard larger than " + std::to_string(max_vcard_bytes) + " bytes");
+    const size_t max_bytes = req.srv.cfg().limit.max_vcard_size;
+    if (text.size() > max_bytes) {
+      reply_error(req, stanza_condition::policy_violation, "vCard larger than " + std::to_string(max_bytes) + " bytes");
       co_return;
     }
     auto hash = avatar_hash(vcard);
