@@ -5,6 +5,11 @@
 #include <set>
 #include <thread>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "core/bind2_registry.hpp"
 #include "core/hooks.hpp"
 #include "core/module.hpp"
 #include "core/rate_limiter.hpp"
@@ -133,4 +138,31 @@ TEST(Modules, EveryModuleRegisteredOnce) {
   for (const auto& m : module_registry()) EXPECT_TRUE(names.insert(m.name).second) << m.name;
   for (const char* expected : {"disco", "ping", "version", "time", "register", "iq_auth", "session"})
     EXPECT_TRUE(names.count(expected)) << expected;
+}
+
+TEST(Bind2Registry, AdvertisesSortedAndDispatchesByNamespace) {
+  // XEP-0386 §3.1: every registered namespace is advertised; the handler answers in <bound/>.
+  bind2_registry r;
+  EXPECT_TRUE(r.empty());
+  r.add("urn:xmpp:sm:3", [](c2s_session&, const xml::element& req, xml::element& bound) -> boost::asio::awaitable<void> {
+    bound.add("enabled", req.ns()).set_attr("id", "x");
+    co_return;
+  });
+  r.add("urn:xmpp:carbons:2", [](c2s_session&, const xml::element&, xml::element&) -> boost::asio::awaitable<void> {
+    co_return;
+  });
+  EXPECT_EQ(r.features(), (std::vector<std::string>{"urn:xmpp:carbons:2", "urn:xmpp:sm:3"}));
+  EXPECT_EQ(r.find("urn:xmpp:csi:0"), nullptr);
+  const bind2_handler* h = r.find("urn:xmpp:sm:3");
+  ASSERT_NE(h, nullptr);
+
+  xml::element request("enable", "urn:xmpp:sm:3");
+  xml::element bound("bound", "urn:xmpp:bind:0");
+  boost::asio::io_context io;
+  // The session is not touched by this handler; the registry only passes it through.
+  auto* session = reinterpret_cast<c2s_session*>(0x1000);
+  boost::asio::co_spawn(io, (*h)(*session, request, bound), boost::asio::detached);
+  io.run();
+  ASSERT_NE(bound.child("enabled", "urn:xmpp:sm:3"), nullptr);
+  EXPECT_EQ(bound.child("enabled", "urn:xmpp:sm:3")->attr_or("id"), "x");
 }

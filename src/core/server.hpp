@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "core/bind2_registry.hpp"
 #include "core/disco_registry.hpp"
 #include "core/hooks.hpp"
 #include "core/iq_table.hpp"
@@ -105,6 +106,8 @@ class server {
   session_manager& sessions() { return sessions_; }
   iq_table& iq() { return iq_; }
   disco_registry& disco() { return disco_; }
+  // XEP-0386 Bind 2 inline features (carbons, stream management, ...): core/bind2_registry.hpp.
+  bind2_registry& bind2() { return bind2_; }
   server_hooks& hooks() { return hooks_; }
   net::tls_store& tls() { return tls_; }
   rate_limiter& auth_failures_ip() { return auth_fail_ip_; }
@@ -169,6 +172,7 @@ class server {
   session_manager sessions_;
   iq_table iq_;
   disco_registry disco_;
+  bind2_registry bind2_;
   server_hooks hooks_;
   std::vector<feature_provider> features_;
   std::vector<std::unique_ptr<module>> modules_;
