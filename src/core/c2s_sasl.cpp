@@ -66,6 +66,13 @@ std::vector<std::string> c2s_session::offered_cb_types() const {
   return out;
 }
 
+std::optional<std::string> c2s_session::channel_binding(std::string_view type) const {
+  if (!conn_.is_tls()) return std::nullopt;
+  if (type == "tls-exporter") return sasl::tls_exporter(conn_.ssl());
+  if (type == "tls-server-end-point") return own_cert_binding(conn_.ssl());
+  return std::nullopt;
+}
+
 std::vector<std::string> c2s_session::offered_mechanisms() const {
   std::vector<std::string> out;
   const auto& cfg = srv_.cfg();
@@ -83,118 +90,85 @@ std::vector<std::string> c2s_session::offered_mechanisms() const {
   return out;
 }
 
-void c2s_session::sasl_fail(sasl::failure f, std::string_view text) {
+c2s_session::sasl_outcome c2s_session::sasl_failed(sasl::failure f, std::string text) {
   if (sasl_) {
     // One line per failed attempt, with address and account, for operators and fail2ban.
     spdlog::info("c2s {}: authentication failed: {} ({}{}{})", remote_ip(), sasl::to_string(f), sasl_->mechanism,
                  sasl_->username.empty() ? "" : ", user ", sasl_->username);
   }
   sasl_.reset();
-  xml::element e("failure", std::string(ns_sasl));
-  e.add(std::string(sasl::to_string(f)), std::string(ns_sasl));
-  if (!text.empty()) e.add("text", std::string(ns_sasl)).add_text(text);
-  send(e);
+  sasl_outcome o;
+  o.what = sasl_outcome::kind::failure;
+  o.condition = f;
+  o.text = std::move(text);
+  return o;
+}
+
+void c2s_session::sasl_check_retries(sasl::failure f) {
   if (f == sasl::failure::not_authorized || f == sasl::failure::malformed_request ||
-      f == sasl::failure::incorrect_encoding || f == sasl::failure::invalid_authzid) {
+      f == sasl::failure::incorrect_encoding || f == sasl::failure::invalid_authzid ||
+      f == sasl::failure::credentials_expired) {
     if (++sasl_failures_ >= max_sasl_retries) close(stream_condition::policy_violation, "Too many failed authentication attempts");
   }
 }
 
-asio::awaitable<void> c2s_session::handle_sasl(xml::element el) {
+void c2s_session::sasl_send_failure(const sasl_outcome& o, std::string_view ns) {
+  // XEP-0388 §2.6.2 keeps the RFC 6120 §6.5 condition in the SASL namespace and <text/> in its own.
+  xml::element e("failure", std::string(ns));
+  e.add(std::string(sasl::to_string(o.condition)), std::string(ns_sasl));
+  if (!o.text.empty()) e.add("text", std::string(ns)).add_text(o.text);
+  send(e);
+  sasl_check_retries(o.condition);
+}
+
+asio::awaitable<c2s_session::sasl_outcome> c2s_session::sasl_begin(std::string name, std::optional<std::string> initial,
+                                                                   std::vector<std::string> advertised,
+                                                                   bool initial_malformed) {
   const auto& cfg = srv_.cfg();
-  if (authenticated_) {
-    // RFC 6120 §6.4.6: SASL is over once it has succeeded.
-    close(stream_condition::unsupported_stanza_type);
-    co_return;
+  sasl_.reset();
+  if (!conn_.is_tls() && cfg.tls.require_c2s_encryption) co_return sasl_failed(sasl::failure::encryption_required);  // RFC 6120 §6.5.4
+  if (std::find(advertised.begin(), advertised.end(), name) == advertised.end()) {
+    const mechanism_info* known = find_mechanism(name);
+    // RFC 6120 §6.5.4: an enabled mechanism that needs TLS, asked for without it.
+    if (known && !conn_.is_tls() && enabled(cfg, name) && (!known->scram ? cfg.auth.allow_plain : known->plus))
+      co_return sasl_failed(sasl::failure::encryption_required);
+    co_return sasl_failed(sasl::failure::invalid_mechanism);  // RFC 6120 §6.5.7, XEP-0388 §2.3
   }
-  if (el.name() == "abort") {
-    // RFC 6120 §6.4.4
-    sasl_fail(sasl::failure::aborted);
-    co_return;
+  if (!srv_.auth_failures_ip().allowed(remote_ip()))
+    co_return sasl_failed(sasl::failure::temporary_auth_failure, "Too many failed attempts; try again later");
+  sasl_.emplace();
+  sasl_->mechanism = name;
+  sasl_->advertised = std::move(advertised);
+  if (initial_malformed) co_return sasl_failed(sasl::failure::incorrect_encoding);  // RFC 6120 §6.5.5
+  if (!initial) {
+    // RFC 6120 §6.4.2, XEP-0388 §2.4: no initial response: an empty challenge asks for it.
+    sasl_outcome o;
+    o.what = sasl_outcome::kind::challenge;
+    co_return o;
   }
+  co_return co_await sasl_continue(std::move(*initial));
+}
 
-  std::string data;
-  if (el.name() == "auth") {
-    sasl_.reset();
-    if (!conn_.is_tls() && cfg.tls.require_c2s_encryption) {
-      sasl_fail(sasl::failure::encryption_required);  // RFC 6120 §6.5.4
-      co_return;
-    }
-    std::string_view name = el.attr_or("mechanism");
-    auto offered = offered_mechanisms();
-    if (std::find(offered.begin(), offered.end(), name) == offered.end()) {
-      const mechanism_info* known = find_mechanism(name);
-      // RFC 6120 §6.5.4: an enabled mechanism that needs TLS, asked for without it.
-      if (known && !conn_.is_tls() && enabled(cfg, name) && (!known->scram ? cfg.auth.allow_plain : known->plus))
-        sasl_fail(sasl::failure::encryption_required);
-      else
-        sasl_fail(sasl::failure::invalid_mechanism);  // RFC 6120 §6.5.7
-      co_return;
-    }
-    if (!srv_.auth_failures_ip().allowed(remote_ip())) {
-      sasl_fail(sasl::failure::temporary_auth_failure, "Too many failed attempts; try again later");
-      co_return;
-    }
-    sasl_.emplace();
-    sasl_->mechanism = std::string(name);
-    std::string text = el.text();
-    if (text.empty()) {
-      // RFC 6120 §6.4.2: no initial response: send an empty challenge and wait for it.
-      send(xml::element("challenge", std::string(ns_sasl)));
-      co_return;
-    }
-    if (text != "=") {  // "=" is an empty initial response
-      auto decoded = util::base64_decode(text);
-      if (!decoded) {
-        sasl_fail(sasl::failure::incorrect_encoding);  // RFC 6120 §6.5.5
-        co_return;
-      }
-      data = std::move(*decoded);
-    }
-  } else if (el.name() == "response") {
-    if (!sasl_) {
-      sasl_fail(sasl::failure::malformed_request, "No authentication in progress");
-      co_return;
-    }
-    std::string text = el.text();
-    if (!text.empty() && text != "=") {
-      auto decoded = util::base64_decode(text);
-      if (!decoded) {
-        sasl_fail(sasl::failure::incorrect_encoding);
-        co_return;
-      }
-      data = std::move(*decoded);
-    }
-  } else {
-    close(stream_condition::unsupported_stanza_type);
-    co_return;
-  }
-
+asio::awaitable<c2s_session::sasl_outcome> c2s_session::sasl_continue(std::string data) {
+  const auto& cfg = srv_.cfg();
+  if (!sasl_) co_return sasl_failed(sasl::failure::malformed_request, "No authentication in progress");
   const mechanism_info* mech = find_mechanism(sasl_->mechanism);
-  std::optional<std::string> authenticated_user;
 
   if (!mech->scram) {
     // PLAIN: verified against the stored SCRAM keys (no plaintext passwords are kept).
     auto msg = sasl::parse_plain(data);
-    if (!msg) {
-      sasl_fail(sasl::failure::malformed_request);
-      co_return;
-    }
+    if (!msg) co_return sasl_failed(sasl::failure::malformed_request);
     auto user = precis::username_case_mapped(msg->authcid);
     auto password = sasl::prepare_password(msg->password);
     if (!msg->authzid.empty()) {
       auto az = jid::parse(msg->authzid);
-      if (!user || !az || az->local() != *user || az->domain() != host_ || az->has_resource()) {
-        sasl_fail(sasl::failure::invalid_authzid);  // RFC 6120 §6.5.6
-        co_return;
-      }
+      if (!user || !az || az->local() != *user || az->domain() != host_ || az->has_resource())
+        co_return sasl_failed(sasl::failure::invalid_authzid);  // RFC 6120 §6.5.6
     }
     std::string account_key = (user ? *user : msg->authcid) + "@" + host_;
     sasl_->username = user ? *user : msg->authcid;
-    if (!srv_.auth_failures_account().allowed(account_key)) {
-      sasl_fail(sasl::failure::temporary_auth_failure, "Too many failed attempts; try again later");
-      co_return;
-    }
+    if (!srv_.auth_failures_account().allowed(account_key))
+      co_return sasl_failed(sasl::failure::temporary_auth_failure, "Too many failed attempts; try again later");
     bool ok = false;
     if (user && password) {
       auto acc = co_await srv_.db().accounts().get(host_, *user);
@@ -205,19 +179,22 @@ asio::awaitable<void> c2s_session::handle_sasl(xml::element el) {
         ok = co_await srv_.offload(std::move(job));
       }
     }
+    if (!sasl_) co_return sasl_failed(sasl::failure::aborted);  // ended meanwhile
     if (!ok) {
       srv_.auth_failures_ip().record(remote_ip());
       srv_.auth_failures_account().record(account_key);
-      sasl_fail(sasl::failure::not_authorized);
-      co_return;
+      co_return sasl_failed(sasl::failure::not_authorized);
     }
-    authenticated_user = *user;
     srv_.auth_failures_account().clear(account_key);
-    xml::element s("success", std::string(ns_sasl));
     sasl_.reset();
-    set_authenticated(*authenticated_user);
-    send(s);
-  } else if (!sasl_->scram) {
+    set_authenticated(*user);
+    spdlog::info("c2s {}: authenticated as {} ({})", remote_ip(), jid_.bare_str(), mech->name);
+    sasl_outcome o;
+    o.what = sasl_outcome::kind::success;
+    co_return o;
+  }
+
+  if (!sasl_->scram) {
     // SCRAM step 1: client-first-message.
     sasl::scram_server::options o;
     o.alg = mech->alg;
@@ -230,7 +207,8 @@ asio::awaitable<void> c2s_session::handle_sasl(xml::element el) {
       if (type == "tls-server-end-point") return own_cert_binding(ssl);
       return std::nullopt;
     };
-    o.advertised_mechanisms = offered_mechanisms();
+    // XEP-0474 §4.1: the hash covers the mechanism list of the profile in use.
+    o.advertised_mechanisms = sasl_->advertised;
     o.advertised_cb_types = !o.cb_types.empty();
     o.unknown_user_iterations = cfg.auth.scram_iterations;
     sasl_->scram.emplace(std::move(o));
@@ -239,23 +217,18 @@ asio::awaitable<void> c2s_session::handle_sasl(xml::element el) {
       // "server-does-support-channel-binding" for a client sending 'y' although -PLUS was
       // offered, which RFC 5802 §6 and XEP-0440 §4 treat as a downgrade attack).
       std::string why(sasl_->scram->scram_error());
-      sasl_fail(*f, why);
-      co_return;
+      co_return sasl_failed(*f, why);
     }
     const auto& first = sasl_->scram->client_first();
     auto user = precis::username_case_mapped(first.username);
     if (!first.authzid.empty()) {
       auto az = jid::parse(first.authzid);
-      if (!user || !az || az->local() != *user || az->domain() != host_ || az->has_resource()) {
-        sasl_fail(sasl::failure::invalid_authzid);
-        co_return;
-      }
+      if (!user || !az || az->local() != *user || az->domain() != host_ || az->has_resource())
+        co_return sasl_failed(sasl::failure::invalid_authzid);
     }
     sasl_->username = user ? *user : first.username;
-    if (!srv_.auth_failures_account().allowed(sasl_->username + "@" + host_)) {
-      sasl_fail(sasl::failure::temporary_auth_failure, "Too many failed attempts; try again later");
-      co_return;
-    }
+    if (!srv_.auth_failures_account().allowed(sasl_->username + "@" + host_))
+      co_return sasl_failed(sasl::failure::temporary_auth_failure, "Too many failed attempts; try again later");
     std::optional<sasl::scram_credentials> creds;
     if (user) {
       auto acc = co_await srv_.db().accounts().get(host_, *user);
@@ -263,41 +236,112 @@ asio::awaitable<void> c2s_session::handle_sasl(xml::element el) {
         for (const auto& c : acc->credentials)
           if (c.alg == mech->alg) creds = c;
     }
-    if (!sasl_) co_return;  // aborted meanwhile
+    if (!sasl_ || !sasl_->scram) co_return sasl_failed(sasl::failure::aborted);  // ended meanwhile
     // The fake salt for unknown users is keyed by the prepared name, so case variants of a
     // name cannot tell an existing account from a missing one.
-    std::string challenge = sasl_->scram->server_first(creds, sasl_->username + "@" + host_);
-    xml::element c("challenge", std::string(ns_sasl));
-    c.add_text(util::base64_encode(challenge));
-    send(c);
-  } else {
-    // SCRAM step 2: client-final-message.
-    auto r = sasl_->scram->client_final(data);
-    std::string account_key = sasl_->username + "@" + host_;
-    if (r.error) {
-      if (*r.error == sasl::failure::not_authorized) {
-        srv_.auth_failures_ip().record(remote_ip());
-        srv_.auth_failures_account().record(account_key);
-      }
-      std::string why(sasl_->scram->scram_error());
-      // Do not tell an attacker whether the proof or the account was wrong.
-      if (why == "invalid-proof" || why == "unknown-user") why.clear();
-      sasl_fail(*r.error, why);
-      co_return;
-    }
-    srv_.auth_failures_account().clear(account_key);
-    std::string user = sasl_->username;
-    sasl_.reset();
-    set_authenticated(user);
-    // RFC 6120 §6.4.6: additional data with success carries the server-final-message.
-    xml::element s("success", std::string(ns_sasl));
-    s.add_text(util::base64_encode(r.server_final));
-    send(s);
+    sasl_outcome out;
+    out.what = sasl_outcome::kind::challenge;
+    out.data = sasl_->scram->server_first(creds, sasl_->username + "@" + host_);
+    co_return out;
   }
 
+  // SCRAM step 2: client-final-message.
+  auto r = sasl_->scram->client_final(data);
+  std::string account_key = sasl_->username + "@" + host_;
+  if (r.error) {
+    if (*r.error == sasl::failure::not_authorized) {
+      srv_.auth_failures_ip().record(remote_ip());
+      srv_.auth_failures_account().record(account_key);
+    }
+    std::string why(sasl_->scram->scram_error());
+    // Do not tell an attacker whether the proof or the account was wrong.
+    if (why == "invalid-proof" || why == "unknown-user") why.clear();
+    co_return sasl_failed(*r.error, why);
+  }
+  srv_.auth_failures_account().clear(account_key);
+  std::string user = sasl_->username;
+  sasl_.reset();
+  set_authenticated(user);
+  spdlog::info("c2s {}: authenticated as {} ({})", remote_ip(), jid_.bare_str(), mech->name);
+  // RFC 6120 §6.4.6 / XEP-0388 §2.6.1: additional data with success is the server-final-message.
+  sasl_outcome o;
+  o.what = sasl_outcome::kind::success;
+  o.data = std::move(r.server_final);
+  co_return o;
+}
+
+// RFC 6120 §6.4: the original profile's elements around the shared exchange.
+asio::awaitable<void> c2s_session::handle_sasl(xml::element el) {
   if (authenticated_) {
-    spdlog::info("c2s {}: authenticated as {} ({})", remote_ip(), jid_.bare_str(), mech->name);
-    restart_stream();
+    // RFC 6120 §6.4.6: SASL is over once it has succeeded.
+    close(stream_condition::unsupported_stanza_type);
+    co_return;
+  }
+  if (el.name() == "abort") {
+    // RFC 6120 §6.4.4
+    sasl_send_failure(sasl_failed(sasl::failure::aborted), ns_sasl);
+    co_return;
+  }
+  sasl_outcome out;
+  if (el.name() == "auth") {
+    sasl2_ = false;
+    std::string name(el.attr_or("mechanism"));
+    std::string text = el.text();
+    std::optional<std::string> initial;
+    bool malformed = false;
+    if (text == "=") {
+      initial.emplace();  // RFC 6120 §6.4.2: "=" is an empty initial response
+    } else if (!text.empty()) {
+      auto decoded = util::base64_decode(text);
+      if (decoded) initial = std::move(*decoded);
+      else malformed = true;
+    }
+    out = co_await sasl_begin(std::move(name), std::move(initial), offered_mechanisms(), malformed);
+  } else if (el.name() == "response") {
+    if (sasl_ && sasl2_) {
+      // A response in the other profile's namespace than the exchange it belongs to.
+      sasl_send_failure(sasl_failed(sasl::failure::malformed_request, "Authentication in progress uses SASL2"), ns_sasl);
+      co_return;
+    }
+    if (!sasl_) {
+      sasl_send_failure(sasl_failed(sasl::failure::malformed_request, "No authentication in progress"), ns_sasl);
+      co_return;
+    }
+    std::string text = el.text();
+    std::string data;
+    if (!text.empty() && text != "=") {
+      auto decoded = util::base64_decode(text);
+      if (!decoded) {
+        sasl_send_failure(sasl_failed(sasl::failure::incorrect_encoding), ns_sasl);
+        co_return;
+      }
+      data = std::move(*decoded);
+    }
+    out = co_await sasl_continue(std::move(data));
+  } else {
+    close(stream_condition::unsupported_stanza_type);
+    co_return;
+  }
+  if (closing_) co_return;
+
+  switch (out.what) {
+    case sasl_outcome::kind::failure:
+      sasl_send_failure(out, ns_sasl);
+      break;
+    case sasl_outcome::kind::challenge: {
+      xml::element c("challenge", std::string(ns_sasl));
+      if (!out.data.empty()) c.add_text(util::base64_encode(out.data));
+      send(c);
+      break;
+    }
+    case sasl_outcome::kind::success: {
+      // RFC 6120 §6.4.6: additional data with success carries the server-final-message.
+      xml::element s("success", std::string(ns_sasl));
+      if (!out.data.empty()) s.add_text(util::base64_encode(out.data));
+      send(s);
+      restart_stream();
+      break;
+    }
   }
 }
 

@@ -273,7 +273,8 @@ void c2s_session::send_features() {
       auto& c = f.add("sasl-channel-binding", "urn:xmpp:sasl-cb:0");
       for (auto& t : cb) c.add("channel-binding", "urn:xmpp:sasl-cb:0").set_attr("type", t);
     }
-  } else {
+    add_sasl2_feature(f);
+  } else if (!bound_) {
     auto& b = f.add("bind", "urn:ietf:params:xml:ns:xmpp-bind");
     (void)b;
     // XEP-0198 §3: offered after authentication (enable after bind, resume before).
@@ -291,6 +292,10 @@ asio::awaitable<void> c2s_session::handle_element(xml::element el) {
   }
   if (el.ns() == ns_sasl) {
     co_await handle_sasl(std::move(el));
+    co_return;
+  }
+  if (el.ns() == "urn:xmpp:sasl:2") {
+    co_await handle_sasl2(std::move(el));  // XEP-0388, c2s_sasl2.cpp
     co_return;
   }
   if (el.ns() == xml::ns_client && is_stanza_name(el.name())) {
@@ -385,6 +390,10 @@ void c2s_session::write_stanza(const xml::element& stanza) {
 
 void c2s_session::send_raw(std::string_view text) {
   if (finished_ || !conn_.is_open()) return;
+  if (hold_output_ && !closing_) {
+    held_output_.append(text);  // until the SASL2 <success/> is out (c2s_sasl2.cpp)
+    return;
+  }
   out_.append(text);
   if (!writing_) {
     writing_ = true;

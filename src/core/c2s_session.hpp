@@ -78,6 +78,19 @@ class c2s_session : public std::enable_shared_from_this<c2s_session>, private xm
   // policy, registers the session. Returns the error condition on failure.
   std::optional<stanza_condition> bind(std::string_view requested);
 
+  // SASL2 (XEP-0388): the client's <user-agent/>, kept for the session's lifetime (Bind 2
+  // and FAST key on its id). Set before binding and never changed after, so other sessions
+  // may read it once they found this one through the session manager.
+  struct user_agent_info {
+    std::string id;        // UUID v4 as sent, empty if none
+    std::string software;  // free text, never shown to other entities (XEP-0388 §2.3)
+    std::string device;
+  };
+  const user_agent_info& user_agent() const { return user_agent_; }
+  // Channel-binding types offered on this connection (XEP-0440) and their data.
+  std::vector<std::string> offered_cb_types() const;
+  std::optional<std::string> channel_binding(std::string_view type) const;
+
   // Per-module state (ARCHITECTURE.md: typed slots, not shared fields).
   template <class T>
   T& slot() {
@@ -117,6 +130,7 @@ class c2s_session : public std::enable_shared_from_this<c2s_session>, private xm
   boost::asio::awaitable<void> handle_element(xml::element el);
   boost::asio::awaitable<void> handle_starttls();
   boost::asio::awaitable<void> handle_sasl(xml::element el);
+  boost::asio::awaitable<void> handle_sasl2(xml::element el);  // c2s_sasl2.cpp
   boost::asio::awaitable<void> handle_stanza(xml::element el);
   boost::asio::awaitable<void> handle_bind(xml::element iq);
   void send_features();
@@ -136,8 +150,25 @@ class c2s_session : public std::enable_shared_from_this<c2s_session>, private xm
   std::unique_ptr<handover> hand_over(std::shared_ptr<c2s_session> successor);
   void restart_stream();
   std::vector<std::string> offered_mechanisms() const;
-  std::vector<std::string> offered_cb_types() const;
-  void sasl_fail(sasl::failure f, std::string_view text = {});
+  void add_sasl2_feature(xml::element& features);  // c2s_sasl2.cpp
+
+  // One SASL exchange shared by both profiles (RFC 6120 §6 and XEP-0388): the profile code
+  // decodes its elements, calls sasl_begin()/sasl_continue(), and renders the outcome.
+  struct sasl_outcome {
+    enum class kind { challenge, success, failure } what = kind::failure;
+    std::string data;  // challenge, or additional data with success (raw bytes)
+    sasl::failure condition = sasl::failure::not_authorized;
+    std::string text;
+  };
+  boost::asio::awaitable<sasl_outcome> sasl_begin(std::string mechanism, std::optional<std::string> initial,
+                                                  std::vector<std::string> advertised, bool initial_malformed = false);
+  boost::asio::awaitable<sasl_outcome> sasl_continue(std::string data);
+  // Logs the failed attempt, ends the exchange, counts it against the per-stream retries.
+  sasl_outcome sasl_failed(sasl::failure f, std::string text = {});
+  void sasl_send_failure(const sasl_outcome& o, std::string_view ns);
+  // RFC 6120 §6.4.5: too many failures on this stream end it.
+  void sasl_check_retries(sasl::failure f);
+  void send_held_output();
   void finish();
 
   server& srv_;
@@ -174,8 +205,16 @@ class c2s_session : public std::enable_shared_from_this<c2s_session>, private xm
     std::string mechanism;
     std::optional<sasl::scram_server> scram;
     std::string username;
+    std::vector<std::string> advertised;  // the profile's mechanism list (XEP-0474 'h')
   };
   std::optional<sasl_state> sasl_;
+  bool sasl2_ = false;  // the exchange in progress uses XEP-0388 elements
+  std::optional<xml::element> sasl2_request_;  // the client's <authenticate/> (inline requests)
+  user_agent_info user_agent_;
+  // While a SASL2 success is being put together the session is already bound, but nothing may
+  // reach the client before <success/> (XEP-0388 §2.6): stanzas delivered meanwhile wait here.
+  bool hold_output_ = false;
+  std::string held_output_;
   unsigned sasl_failures_ = 0;
 
   std::vector<std::unique_ptr<slot_base>> slots_;

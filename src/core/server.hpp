@@ -24,6 +24,7 @@
 #include "core/iq_table.hpp"
 #include "core/module.hpp"
 #include "core/rate_limiter.hpp"
+#include "core/sasl2_registry.hpp"
 #include "core/session_manager.hpp"
 #include "core/stanza.hpp"
 #include "net/io_pool.hpp"
@@ -108,6 +109,8 @@ class server {
   disco_registry& disco() { return disco_; }
   // XEP-0386 Bind 2 inline features (carbons, stream management, ...): core/bind2_registry.hpp.
   bind2_registry& bind2() { return bind2_; }
+  // XEP-0388 SASL2 extensions (inline features, module mechanisms): core/sasl2_registry.hpp.
+  sasl2_registry& sasl2() { return sasl2_; }
   server_hooks& hooks() { return hooks_; }
   net::tls_store& tls() { return tls_; }
   rate_limiter& auth_failures_ip() { return auth_fail_ip_; }
@@ -173,6 +176,7 @@ class server {
   iq_table iq_;
   disco_registry disco_;
   bind2_registry bind2_;
+  sasl2_registry sasl2_;
   server_hooks hooks_;
   std::vector<feature_provider> features_;
   std::vector<std::unique_ptr<module>> modules_;
