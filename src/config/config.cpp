@@ -110,8 +110,10 @@ class loader {
     if (auto* t = top.read_table("modules")) read_modules(*t, cfg.modules);
     if (auto* t = top.read_table("stream_management")) read_stream_management(*t, cfg.sm);
     if (auto* t = top.read_table("push")) read_push(*t, cfg.push);
+    if (auto* t = top.read_table("fast")) read_fast(*t, cfg.fast);
     if (auto* a = top.read_array_of_tables("host")) read_hosts(*a, cfg);
     if (auto* a = top.read_array_of_tables("listener")) read_listeners(*a, cfg);
+    if (auto* a = top.read_array_of_tables("external_service")) read_external_services(*a, cfg);
     top.finish();
 
     if (root.get("host") == nullptr || (root.get("host")->is_array() && root.get("host")->as_array()->empty()))
@@ -315,6 +317,77 @@ class loader {
     r.read_int("max_per_account", 1, 1000, out.max_per_account);
     r.read_seconds("request_timeout", 1, 3600, out.request_timeout);
     r.finish();
+  }
+
+  void read_fast(const toml::table& t, fast_settings& out) {
+    table_reader r(errors_, t, "fast", table_reader::table_kind::table);
+    r.read_bool("enabled", out.enabled);
+    // At least an hour (a shorter token saves nothing over a password login), at most a year
+    // (a lost device should not keep access longer).
+    r.read_seconds("token_lifetime", 3600, 365 * one_day, out.token_lifetime);
+    r.read_seconds("rotate_after", 60, 365 * one_day, out.rotate_after);
+    r.finish();
+    if (out.rotate_after >= out.token_lifetime) {
+      const toml::node* at = t.get("rotate_after") ? t.get("rotate_after") : t.get("token_lifetime");
+      std::string message = fmt::format(
+          "[fast] rotate_after ({} s) is not shorter than [fast] token_lifetime ({} s); expected a "
+          "rotation interval below the lifetime, so that clients get a new token before the old one expires",
+          out.rotate_after.count(), out.token_lifetime.count());
+      if (at) errors_.add(at->source().begin, std::move(message));
+      else errors_.add(r.position(), std::move(message));
+    }
+  }
+
+  void read_external_services(const toml::array& a, server_config& cfg) {
+    static constexpr std::string_view transports[] = {"udp", "tcp"};
+    for (const toml::node& element : a) {
+      const toml::table& t = *element.as_table();
+      table_reader r(errors_, t, "external_service", table_reader::table_kind::array_element);
+      external_service svc;
+      bool ok = true;
+      r.read_string("type", svc.type, "a service type such as \"stun\" or \"turn\" (string)");
+      r.read_string("host", svc.host, "a host name or IP address (string)");
+      if (!r.read_int("port", 1, 65535, svc.port, "a port number") && t.contains("port")) ok = false;
+      if (auto i = r.read_choice("transport", transports)) svc.transport = transports[*i];
+      else if (t.contains("transport")) ok = false;
+      r.read_string("name", svc.name);
+      r.read_string("username", svc.username);
+      r.read_string("password", svc.password);
+      r.read_string("secret", svc.secret);
+      r.read_seconds("credential_lifetime", 60, 30 * one_day, svc.credential_lifetime);
+      r.finish();
+      // XEP-0215 §2: host and type are REQUIRED; a type is a registered token (lower case).
+      if (svc.type.empty() || svc.type.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos) {
+        errors_.add(t.contains("type") ? t.get("type")->source().begin : r.position(),
+                    "[[external_service]] needs a type; expected a lower-case service type such as "
+                    "\"stun\" or \"turn\" (XEP-0215 registry)");
+        ok = false;
+      }
+      if (svc.host.empty() || svc.host.find_first_of(" \t<>'\"&/") != std::string::npos) {
+        errors_.add(t.contains("host") ? t.get("host")->source().begin : r.position(),
+                    "[[external_service]] needs a host; expected a host name or IP address such as "
+                    "\"turn.example.org\"");
+        ok = false;
+      }
+      if (svc.username.empty() != svc.password.empty()) {
+        errors_.add(r.position(), "[[external_service]] has only one of username and password; expected "
+                                  "both (fixed credentials) or neither");
+        ok = false;
+      }
+      if (!svc.secret.empty() && !svc.username.empty()) {
+        errors_.add(t.get("secret")->source().begin,
+                    "[[external_service]] has both secret and username/password; expected either a "
+                    "TURN REST secret (temporary credentials) or fixed credentials, not both");
+        ok = false;
+      }
+      if (t.contains("credential_lifetime") && svc.secret.empty()) {
+        errors_.add(t.get("credential_lifetime")->source().begin,
+                    "[[external_service]] credential_lifetime is set without secret; expected it only "
+                    "together with a TURN REST secret");
+        ok = false;
+      }
+      if (ok) cfg.external_services.push_back(std::move(svc));
+    }
   }
 
   void read_hosts(const toml::array& a, server_config& cfg) {

@@ -136,6 +136,34 @@ struct push_settings {
   bool operator==(const push_settings&) const = default;
 };
 
+// XEP-0484 FAST tokens (SASL2 one-round-trip re-authentication).
+struct fast_settings {
+  bool enabled = true;
+  std::chrono::seconds token_lifetime{30 * 86400};  // how long an issued token is valid
+  // A token used later than this after it was issued is replaced by a new one in the same
+  // <success/> (XEP-0484 §3.4); must be shorter than token_lifetime.
+  std::chrono::seconds rotate_after{86400};
+  bool operator==(const fast_settings&) const = default;
+};
+
+// XEP-0215 external services (STUN/TURN) announced to clients. Credentials are either fixed
+// (username + password) or, with `secret`, temporary TURN REST credentials: username
+// "<expiry unix time>:<user JID>", password base64(HMAC-SHA1(secret, username)), as coturn's
+// use-auth-secret expects.
+struct external_service {
+  std::string type;       // "stun", "turn", "turns", "stuns", ...
+  std::string host;       // FQDN or IP literal
+  uint16_t port = 0;      // 0: not announced
+  std::string transport;  // "udp", "tcp" or empty
+  std::string name;       // human-readable, optional
+  std::string username;   // fixed credentials (with password)
+  std::string password;
+  std::string secret;     // TURN REST shared secret
+  std::chrono::seconds credential_lifetime{86400};  // with secret
+  bool restricted() const { return !username.empty() || !secret.empty(); }
+  bool operator==(const external_service&) const = default;
+};
+
 struct server_config {
   std::filesystem::path source;    // the file this came from
   std::filesystem::path data_dir;  // absolute
@@ -151,6 +179,8 @@ struct server_config {
   module_settings modules;
   stream_management_settings sm;
   push_settings push;
+  fast_settings fast;
+  std::vector<external_service> external_services;
 
   // `name` must be a prepared domain (as stored in hosts, e.g. a JID's domainpart); nullptr
   // when the server does not serve it.
