@@ -274,9 +274,9 @@ void c2s_session::send_features() {
       for (auto& t : cb) c.add("channel-binding", "urn:xmpp:sasl-cb:0").set_attr("type", t);
     }
     add_sasl2_feature(f);
-  } else if (!bound_) {
-    auto& b = f.add("bind", "urn:ietf:params:xml:ns:xmpp-bind");
-    (void)b;
+  } else {
+    // Not after XEP-0386 Bind 2 (the SASL2 success already bound a resource).
+    if (!bound_) f.add("bind", "urn:ietf:params:xml:ns:xmpp-bind");
     // XEP-0198 §3: offered after authentication (enable after bind, resume before).
     if (srv_.cfg().sm.enabled) f.add("sm", std::string(ns_sm));
   }
