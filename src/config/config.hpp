@@ -134,6 +134,15 @@ struct push_settings {
   uint32_t max_per_account = 10;              // registered app servers per account
   std::chrono::seconds request_timeout{30};   // waiting for the app server's answer
   bool operator==(const push_settings&) const = default;
+// XEP-0313 message archives (src/modules/mam).
+struct mam_settings {
+  std::string default_mode = "always";            // XEP-0441 default: always, never, roster
+  std::chrono::seconds max_age{0};                // retention; 0: keep messages forever
+  std::chrono::seconds expiry_interval{3600};     // how often expired messages are removed
+  uint32_t max_messages_per_user = 100000;        // size cap, oldest go first; 0: none
+  uint32_t max_page_size = 250;                   // RSM <max/> is capped to this
+  uint32_t default_page_size = 50;                // page size when the query has no <max/>
+  bool operator==(const mam_settings&) const = default;
 };
 
 struct server_config {
@@ -151,6 +160,7 @@ struct server_config {
   module_settings modules;
   stream_management_settings sm;
   push_settings push;
+  mam_settings mam;
 
   // `name` must be a prepared domain (as stored in hosts, e.g. a JID's domainpart); nullptr
   // when the server does not serve it.
