@@ -319,7 +319,7 @@ TEST(Errors, UnknownTopLevelKey) {
   EXPECT_EQ(e.column, 1u);
   EXPECT_THAT(e.message, HasSubstr("unknown key \"thread\" at top level; expected one of: data_dir, "
                                    "threads, [log], [tls], [auth], [registration], [limits], "
-                                   "[storage], [modules], [stream_management], [push], [[host]], [[listener]]"));
+                                   "[storage], [modules], [stream_management], [push], [mam], [[host]], [[listener]]"));
   EXPECT_THAT(e.message, HasSubstr("did you mean \"threads\"?"));
 }
 
