@@ -111,8 +111,6 @@ class loader {
     if (auto* t = top.read_table("modules")) read_modules(*t, cfg.modules);
     if (auto* t = top.read_table("stream_management")) read_stream_management(*t, cfg.sm);
     if (auto* t = top.read_table("push")) read_push(*t, cfg.push);
-  }
-
     if (auto* t = top.read_table("mam")) read_mam(*t, cfg.mam);
     if (auto* a = top.read_array_of_tables("host")) read_hosts(*a, cfg);
     if (auto* a = top.read_array_of_tables("listener")) read_listeners(*a, cfg);

@@ -134,6 +134,8 @@ struct push_settings {
   uint32_t max_per_account = 10;              // registered app servers per account
   std::chrono::seconds request_timeout{30};   // waiting for the app server's answer
   bool operator==(const push_settings&) const = default;
+};
+
 // XEP-0313 message archives (src/modules/mam).
 struct mam_settings {
   std::string default_mode = "always";            // XEP-0441 default: always, never, roster

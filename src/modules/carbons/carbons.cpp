@@ -62,6 +62,14 @@ class registry {
     }
     if (m.empty()) by_bare_.erase(s.bare_jid().str());
   }
+  // XEP-0198 resumption: the new connection's session carries on with the old one's state.
+  void moved(const c2s_session& before, c2s_session& now) {
+    std::lock_guard lock(mutex_);
+    auto it = by_bare_.find(now.bare_jid().str());
+    if (it == by_bare_.end()) return;
+    for (auto& [res, s] : it->second)
+      if (s == &before) s = &now;
+  }
   std::vector<std::string> enabled(const jid& bare) const {
     std::lock_guard lock(mutex_);
     std::vector<std::string> out;
@@ -107,6 +115,10 @@ class carbons_module : public module {
     srv.hooks().client_stanza.add(500, [this](c2s_session& s, xml::element& st) { return on_sent(s, st); });
     srv.hooks().message_delivered.add(0, [this](const xml::element& st, const jid& to, const std::vector<jid>& got) {
       return on_received(st, to, got);
+    });
+    srv.hooks().session_resumed.add(0, [](c2s_session& now, const c2s_session& before) {
+      the_registry().moved(before, now);
+      return hook_result::next;
     });
     srv.hooks().session_closed.add(0, [](c2s_session& s) {
       the_registry().set(s, false);

@@ -233,6 +233,9 @@ class mam_module : public module {
         return hook_result::stop;
       }
     }
+    // A message this module already archived and delivered, routed again (XEP-0198: the
+    // unacknowledged stanzas of an expired session) keeps its id and is not stored twice.
+    if (is_rerouted(st, owner)) return hook_result::next;
     strip_stanza_ids(st, owner.str());  // XEP-0359 §4 rule 2: forged claims on our archive
     if (!is_archivable(st)) return hook_result::next;
     auto from = jid::parse(st.attr_or("from"));
@@ -242,13 +245,40 @@ class mam_module : public module {
         return hook_result::next;
       case archive_decision::archive:
         // XEP-0313 §3.3: the archive id travels with the message (also into offline storage).
-        add_stanza_id(st, owner.str(), archive(owner, *from, false, st));
+        add_stanza_id(st, owner.str(), remember(archive(owner, *from, false, st), owner));
         return hook_result::next;
       case archive_decision::ask_roster:
         defer({st, owner, *from, to, false});
         return hook_result::stop;
     }
     return hook_result::next;
+  }
+
+  // Ids given to delivered messages lately, to recognise them when routed again. Bounded;
+  // the ids are unguessable, and one that matches is used up.
+  std::string remember(std::string uid, const jid& owner) {
+    std::lock_guard lock(recent_mutex_);
+    recent_.emplace(uid, owner.str());
+    recent_order_.push_back(uid);
+    while (recent_order_.size() > max_recent) {
+      recent_.erase(recent_order_.front());
+      recent_order_.pop_front();
+    }
+    return uid;
+  }
+
+  bool is_rerouted(const xml::element& st, const jid& owner) {
+    const std::string by = owner.str();
+    for (const xml::element* c : st.elements()) {
+      if (!c->is("stanza-id", ns_sid) || c->attr_or("by") != by) continue;
+      std::lock_guard lock(recent_mutex_);
+      auto it = recent_.find(std::string(c->attr_or("id")));
+      if (it != recent_.end() && it->second == by) {
+        recent_.erase(it);  // the order list entry goes when it reaches the front
+        return true;
+      }
+    }
+    return false;
   }
 
   // ---- XEP-0441 default 'roster': the roster is in the database, so the decision waits.
@@ -317,7 +347,7 @@ class mam_module : public module {
       if (keep) archive(d.owner, d.peer, true, d.st);
       co_return;
     }
-    if (keep) add_stanza_id(d.st, d.owner.str(), archive(d.owner, d.peer, false, d.st));
+    if (keep) add_stanza_id(d.st, d.owner.str(), remember(archive(d.owner, d.peer, false, d.st), d.owner));
     // Hand the message back to delivery; this module's hook lets it pass once.
     bypass_delivery = true;
     srv_->hooks().local_delivery.run(d.st, d.to);
@@ -561,6 +591,11 @@ class mam_module : public module {
   std::vector<mam_entry> pending_;
   bool flush_scheduled_ = false;
   int64_t last_seq_ = 0;  // writer thread only
+
+  static constexpr size_t max_recent = 100000;
+  std::mutex recent_mutex_;
+  std::unordered_map<std::string, std::string> recent_;  // uid -> archive (bare JID)
+  std::deque<std::string> recent_order_;
 
   std::mutex queue_mutex_;
   std::deque<deferred> queue_;
