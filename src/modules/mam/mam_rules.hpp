@@ -7,12 +7,12 @@
 #include <vector>
 
 #include "jid/jid.hpp"
+#include "modules/offline/offline_codec.hpp"  // ns_hints (XEP-0334)
 #include "xml/element.hpp"
 
 namespace starling::modules {
 
 inline constexpr std::string_view ns_sid = "urn:xmpp:sid:0";
-inline constexpr std::string_view ns_hints = "urn:xmpp:hints";
 inline constexpr std::string_view ns_forward = "urn:xmpp:forward:0";
 
 // XEP-0313 §6.1.1: normal and chat messages with a <body/>, or with a payload that carries
