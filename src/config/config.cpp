@@ -59,6 +59,7 @@ constexpr resource_conflict conflict_values[] = {resource_conflict::replace,
 // "postgresql" is accepted by the schema so that the error can say it is a build limitation,
 // not a typo.
 constexpr std::string_view storage_backends[] = {"sqlite", "postgresql"};
+constexpr std::string_view mam_default_modes[] = {"always", "never", "roster"};
 constexpr std::string_view listener_types[] = {"c2s", "c2s_tls"};
 constexpr listener_kind listener_values[] = {listener_kind::c2s_starttls,
                                              listener_kind::c2s_direct_tls};
@@ -111,6 +112,7 @@ class loader {
     if (auto* t = top.read_table("stream_management")) read_stream_management(*t, cfg.sm);
     if (auto* t = top.read_table("push")) read_push(*t, cfg.push);
     if (auto* t = top.read_table("fast")) read_fast(*t, cfg.fast);
+    if (auto* t = top.read_table("mam")) read_mam(*t, cfg.mam);
     if (auto* a = top.read_array_of_tables("host")) read_hosts(*a, cfg);
     if (auto* a = top.read_array_of_tables("listener")) read_listeners(*a, cfg);
     if (auto* a = top.read_array_of_tables("external_service")) read_external_services(*a, cfg);
@@ -388,6 +390,18 @@ class loader {
       }
       if (ok) cfg.external_services.push_back(std::move(svc));
     }
+  void read_mam(const toml::table& t, mam_settings& out) {
+    table_reader r(errors_, t, "mam", table_reader::table_kind::table);
+    if (auto i = r.read_choice("default", mam_default_modes)) out.default_mode = mam_default_modes[*i];
+    r.read_seconds("max_age", 0, int64_t{100} * 365 * one_day, out.max_age);
+    r.read_seconds("expiry_interval", 1, one_week, out.expiry_interval);
+    r.read_int("max_messages_per_user", 0, 1'000'000'000, out.max_messages_per_user, "a number of messages");
+    r.read_int("max_page_size", 1, 10000, out.max_page_size, "a number of messages");
+    r.read_int("default_page_size", 1, 10000, out.default_page_size, "a number of messages");
+    r.finish();
+    if (out.default_page_size > out.max_page_size)
+      errors_.add(r.position(), "[mam] default_page_size is larger than max_page_size; expected at most " +
+                                    std::to_string(out.max_page_size));
   }
 
   void read_hosts(const toml::array& a, server_config& cfg) {

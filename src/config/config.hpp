@@ -164,6 +164,17 @@ struct external_service {
   bool operator==(const external_service&) const = default;
 };
 
+// XEP-0313 message archives (src/modules/mam).
+struct mam_settings {
+  std::string default_mode = "always";            // XEP-0441 default: always, never, roster
+  std::chrono::seconds max_age{0};                // retention; 0: keep messages forever
+  std::chrono::seconds expiry_interval{3600};     // how often expired messages are removed
+  uint32_t max_messages_per_user = 100000;        // size cap, oldest go first; 0: none
+  uint32_t max_page_size = 250;                   // RSM <max/> is capped to this
+  uint32_t default_page_size = 50;                // page size when the query has no <max/>
+  bool operator==(const mam_settings&) const = default;
+};
+
 struct server_config {
   std::filesystem::path source;    // the file this came from
   std::filesystem::path data_dir;  // absolute
@@ -181,6 +192,7 @@ struct server_config {
   push_settings push;
   fast_settings fast;
   std::vector<external_service> external_services;
+  mam_settings mam;
 
   // `name` must be a prepared domain (as stored in hosts, e.g. a JID's domainpart); nullptr
   // when the server does not serve it.

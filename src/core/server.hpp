@@ -81,6 +81,10 @@ struct server_hooks {
   hook<c2s_session& /*now*/, const c2s_session& /*before*/> session_resumed;
   // XEP-0160: a message was put into offline storage for `bare` (any thread).
   hook<const jid& /*bare*/, const xml::element&> offline_stored;
+  // The IM router (src/modules/message, RFC 6121 §8.5) handed a <message/> for a local
+  // account to these resources; `delivered` is empty when none took it (offline storage).
+  // XEP-0280 carbons copy it to the account's other resources here.
+  hook<const xml::element&, const jid& /*to*/, const std::vector<jid>& /*delivered*/> message_delivered;
 };
 
 class server {

@@ -93,9 +93,13 @@ def canon(e):
 
 def payload(msg, drop_server_delay_from=None):
     """The children of a message minus what the server adds on offline delivery: its own
-    XEP-0203 <delay from=domain/> and the XEP-0013 <offline/> tag."""
+    XEP-0203 <delay from=domain/> and the XEP-0013 <offline/> tag; and, on any delivery, the
+    recipient's archive id (XEP-0313 §3.3: <stanza-id by='recipient bare JID'/>)."""
     out = []
+    archive = (msg.get('to') or '').split('/')[0]
     for c in msg:
+        if c.tag == '{urn:xmpp:sid:0}stanza-id' and c.get('by') == archive:
+            continue
         if c.tag == q(NS_DELAY, 'delay') and drop_server_delay_from is not None \
                 and c.get('from') == drop_server_delay_from:
             continue

@@ -140,17 +140,20 @@ class message_module : public module {
     using action = message_route::action;
     switch (route.what) {
       case action::deliver: {
-        bool delivered = false;
-        for (const auto& t : route.targets) delivered = srv_->deliver_to_full(t, st) || delivered;
+        std::vector<jid> delivered;
+        for (const auto& t : route.targets)
+          if (srv_->deliver_to_full(t, st)) delivered.push_back(t);
         // The resources went away since we looked: as if none had been available.
-        if (!delivered) {
+        if (delivered.empty()) {
           const auto type = message_type_of(st);
           if (type == message_type::normal || type == message_type::chat) take_offline(st, bare);
         }
+        srv_->hooks().message_delivered.run(st, to, delivered);
         break;
       }
       case action::offline:
         take_offline(st, bare);
+        srv_->hooks().message_delivered.run(st, to, {});
         break;
       case action::service_unavailable:
         bounce(*srv_, st, stanza_condition::service_unavailable);

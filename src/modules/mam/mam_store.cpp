@@ -1,0 +1,291 @@
+#include "modules/mam/mam_store.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+
+namespace starling::modules {
+using storage::connection;
+
+std::vector<storage::migration> mam_store::migrations() {
+  return {{"mam", 1, R"sql(
+CREATE TABLE mam_messages (
+  seq INTEGER PRIMARY KEY,  -- archive order = timestamp in µs, strictly increasing, never reused
+  host TEXT NOT NULL,
+  user TEXT NOT NULL,
+  uid TEXT NOT NULL,        -- public archive id / XEP-0359 stanza-id
+  with_bare TEXT NOT NULL,  -- remote party, bare
+  with_full TEXT NOT NULL,  -- remote party as addressed (full or bare)
+  outgoing INTEGER NOT NULL,
+  stanza TEXT NOT NULL,     -- serialized <message/>, default namespace jabber:client
+  FOREIGN KEY (host, user) REFERENCES accounts (host, user) ON DELETE CASCADE
+);
+-- Index entries end with the rowid (seq): both are ordered by seq within an account.
+CREATE INDEX mam_messages_owner ON mam_messages (host, user);
+CREATE INDEX mam_messages_with ON mam_messages (host, user, with_bare);
+CREATE UNIQUE INDEX mam_messages_uid ON mam_messages (host, user, uid);
+CREATE TABLE mam_archives (
+  host TEXT NOT NULL,
+  user TEXT NOT NULL,
+  count INTEGER NOT NULL,   -- rows in mam_messages, for the size cap
+  PRIMARY KEY (host, user),
+  FOREIGN KEY (host, user) REFERENCES accounts (host, user) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE TABLE mam_prefs (
+  host TEXT NOT NULL,
+  user TEXT NOT NULL,
+  default_mode TEXT NOT NULL,  -- always, never, roster (XEP-0441 §2.1.1)
+  always_jids TEXT NOT NULL,   -- newline-separated JIDs
+  never_jids TEXT NOT NULL,
+  PRIMARY KEY (host, user),
+  FOREIGN KEY (host, user) REFERENCES accounts (host, user) ON DELETE CASCADE
+) WITHOUT ROWID;
+)sql"}};
+}
+
+void mam_store::insert_batch(connection& c, std::vector<mam_entry>& batch, int64_t& last_seq,
+                             const mam_limits& limits) {
+  if (batch.empty()) return;
+  if (last_seq == 0) {
+    auto st = c.prepare("SELECT max(seq) FROM mam_messages");
+    if (st.step() && !st.column_is_null(0)) last_seq = st.column_int64(0);
+  }
+  storage::transaction tx(c);
+  std::map<std::pair<std::string, std::string>, int64_t> added;
+  int64_t seq = last_seq;
+  for (const auto& e : batch) {
+    int64_t next = std::max(e.received_us, seq + 1);
+    // Accounts that do not exist (any more) get nothing (RFC 6121 §8.5.1 bounces elsewhere).
+    int64_t n = c.execute(
+        "INSERT INTO mam_messages (seq, host, user, uid, with_bare, with_full, outgoing, stanza) "
+        "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM accounts WHERE host = ?2 AND user = ?3)",
+        next, e.host, e.user, e.uid, e.with_bare, e.with_full, e.outgoing ? 1 : 0, e.stanza);
+    if (n) {
+      seq = next;
+      ++added[{e.host, e.user}];
+    }
+  }
+  for (const auto& [owner, n] : added) {
+    c.execute(
+        "INSERT INTO mam_archives (host, user, count) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT (host, user) DO UPDATE SET count = count + excluded.count",
+        owner.first, owner.second, n);
+    if (limits.max_messages_per_user <= 0) continue;
+    auto st = c.prepare("SELECT count FROM mam_archives WHERE host = ?1 AND user = ?2", owner.first, owner.second);
+    int64_t count = st.step() ? st.column_int64(0) : 0;
+    st = {};
+    if (count <= limits.max_messages_per_user) continue;
+    // XEP-0313 §3.2: only the oldest messages may go, never a hole in the middle.
+    int64_t removed = c.execute(
+        "DELETE FROM mam_messages WHERE host = ?1 AND user = ?2 AND seq <= "
+        "(SELECT seq FROM mam_messages INDEXED BY mam_messages_owner WHERE host = ?1 AND user = ?2 ORDER BY seq LIMIT 1 OFFSET ?3)",
+        owner.first, owner.second, count - limits.max_messages_per_user - 1);
+    c.execute("UPDATE mam_archives SET count = count - ?3 WHERE host = ?1 AND user = ?2", owner.first, owner.second,
+              removed);
+  }
+  tx.commit();
+  last_seq = seq;
+}
+
+int64_t mam_store::expire(connection& c, int64_t cutoff_seq, int64_t limit) {
+  storage::transaction tx(c);
+  std::vector<std::tuple<std::string, std::string, int64_t>> per_owner;
+  {
+    // The oldest rows first: a rowid range, whatever account they belong to.
+    auto st = c.prepare(
+        "SELECT host, user, count(*) FROM (SELECT host, user FROM mam_messages WHERE seq < ?1 ORDER BY seq LIMIT ?2) "
+        "GROUP BY host, user",
+        cutoff_seq, limit);
+    while (st.step()) per_owner.emplace_back(st.column_text(0), st.column_text(1), st.column_int64(2));
+  }
+  if (per_owner.empty()) return 0;
+  int64_t n = c.execute("DELETE FROM mam_messages WHERE seq IN (SELECT seq FROM mam_messages WHERE seq < ?1 ORDER BY seq LIMIT ?2)",
+                        cutoff_seq, limit);
+  for (const auto& [host, user, k] : per_owner)
+    c.execute("UPDATE mam_archives SET count = max(0, count - ?3) WHERE host = ?1 AND user = ?2", host, user, k);
+  tx.commit();
+  return n;
+}
+
+std::string mam_page_sql(bool with_bare, bool with_full, bool ascending, bool count) {
+  std::string sql = count ? "SELECT count(*) FROM mam_messages" : "SELECT seq, uid, stanza FROM mam_messages";
+  // Pinned: with ORDER BY seq and a LIMIT the planner may prefer walking the rowid (every
+  // account's messages) and filtering, which is fast on a test database and a disaster on one
+  // with millions of rows from other accounts.
+  sql += with_bare ? " INDEXED BY mam_messages_with" : " INDEXED BY mam_messages_owner";
+  sql += " WHERE host = ?1 AND user = ?2 AND seq >= ?3 AND seq <= ?4";
+  if (with_bare) sql += count ? " AND with_bare = ?5" : " AND with_bare = ?7";
+  if (with_full) sql += count ? " AND with_full = ?6" : " AND with_full = ?8";
+  if (!count) sql += ascending ? " ORDER BY seq ASC LIMIT ?5 OFFSET ?6" : " ORDER BY seq DESC LIMIT ?5 OFFSET ?6";
+  return sql;
+}
+
+namespace {
+// A result set to page through: the archive (SQL) or the records an 'ids' query named.
+struct source {
+  std::function<std::vector<mam_record>(int64_t lo, int64_t hi, bool asc, int64_t limit, int64_t offset)> fetch;
+  std::function<uint64_t(int64_t lo, int64_t hi)> count;
+};
+
+mam_status page(const source& src, int64_t lo, int64_t hi, const mam_page_request& p,
+                const std::function<std::optional<int64_t>(const std::string&)>& seq_of, mam_page& out) {
+  out = {};
+  int64_t plo = lo, phi = hi;
+  // XEP-0313 §4.3.2: an unknown RSM UID is item-not-found.
+  if (p.after_uid) {
+    auto s = seq_of(*p.after_uid);
+    if (!s) return mam_status::item_not_found;
+    plo = std::max(plo, *s + 1);
+  }
+  if (p.before_uid) {
+    auto s = seq_of(*p.before_uid);
+    if (!s) return mam_status::item_not_found;
+    phi = std::min(phi, *s - 1);
+  }
+  out.count = src.count(lo, hi);
+  if (p.max == 0) {
+    // XEP-0059 §2.7: the count only.
+    out.complete = out.count == 0;
+    return mam_status::ok;
+  }
+  const bool backward = (p.backward || p.before_uid) && !p.index;
+  const int64_t limit = static_cast<int64_t>(p.max) + 1;
+  auto rows = src.fetch(plo, phi, !backward, limit, p.index ? static_cast<int64_t>(*p.index) : 0);
+  out.complete = rows.size() <= p.max;
+  if (!out.complete) rows.resize(p.max);
+  if (backward) std::reverse(rows.begin(), rows.end());
+  if (!rows.empty()) out.first_index = rows.front().seq > lo ? src.count(lo, rows.front().seq - 1) : 0;
+  out.items = std::move(rows);
+  return mam_status::ok;
+}
+}  // namespace
+
+mam_status mam_store::query(connection& c, const std::string& host, const std::string& user, const mam_filter& f,
+                            const mam_page_request& p, mam_page& out) {
+  auto seq_of = [&](const std::string& uid) -> std::optional<int64_t> {
+    auto st = c.prepare("SELECT seq FROM mam_messages WHERE host = ?1 AND user = ?2 AND uid = ?3", host, user, uid);
+    if (!st.step()) return std::nullopt;
+    return st.column_int64(0);
+  };
+  int64_t lo = f.min_seq, hi = f.max_seq;
+  // XEP-0313 §4.1.3: unknown after-id/before-id/ids are item-not-found.
+  if (f.after_id) {
+    auto s = seq_of(*f.after_id);
+    if (!s) return mam_status::item_not_found;
+    lo = std::max(lo, *s + 1);
+  }
+  if (f.before_id) {
+    auto s = seq_of(*f.before_id);
+    if (!s) return mam_status::item_not_found;
+    hi = std::min(hi, *s - 1);
+  }
+
+  if (!f.ids.empty()) {
+    std::vector<mam_record> named;
+    for (const auto& uid : f.ids) {
+      auto st = c.prepare(
+          "SELECT seq, uid, stanza, with_bare, with_full FROM mam_messages WHERE host = ?1 AND user = ?2 AND uid = ?3",
+          host, user, uid);
+      if (!st.step()) return mam_status::item_not_found;
+      mam_record r{st.column_int64(0), st.column_text(1), st.column_text(2)};
+      if (r.seq < lo || r.seq > hi) continue;
+      if (f.with_bare && st.column_text(3) != *f.with_bare) continue;
+      if (f.with_full && st.column_text(4) != *f.with_full) continue;
+      named.push_back(std::move(r));
+    }
+    std::sort(named.begin(), named.end(), [](const mam_record& a, const mam_record& b) { return a.seq < b.seq; });
+    named.erase(std::unique(named.begin(), named.end(), [](const mam_record& a, const mam_record& b) { return a.seq == b.seq; }),
+                named.end());
+    source src;
+    src.fetch = [&named](int64_t a, int64_t b, bool asc, int64_t limit, int64_t offset) {
+      std::vector<mam_record> in;
+      for (const auto& r : named)
+        if (r.seq >= a && r.seq <= b) in.push_back(r);
+      if (!asc) std::reverse(in.begin(), in.end());
+      std::vector<mam_record> res;
+      for (int64_t i = offset; i < static_cast<int64_t>(in.size()) && static_cast<int64_t>(res.size()) < limit; ++i)
+        res.push_back(in[i]);
+      return res;
+    };
+    src.count = [&named](int64_t a, int64_t b) {
+      return static_cast<uint64_t>(std::count_if(named.begin(), named.end(), [&](const mam_record& r) { return r.seq >= a && r.seq <= b; }));
+    };
+    return page(src, lo, hi, p, seq_of, out);
+  }
+
+  const bool wb = f.with_bare.has_value(), wf = f.with_full.has_value();
+  source src;
+  src.fetch = [&](int64_t a, int64_t b, bool asc, int64_t limit, int64_t offset) {
+    std::vector<mam_record> res;
+    if (a > b) return res;
+    auto st = c.prepare(mam_page_sql(wb, wf, asc, false), host, user, a, b, limit, offset);
+    if (wb) st.bind_at(7, *f.with_bare);
+    if (wf) st.bind_at(8, *f.with_full);
+    while (st.step()) res.push_back({st.column_int64(0), st.column_text(1), st.column_text(2)});
+    return res;
+  };
+  src.count = [&](int64_t a, int64_t b) -> uint64_t {
+    if (a > b) return 0;
+    auto st = c.prepare(mam_page_sql(wb, wf, true, true), host, user, a, b);
+    if (wb) st.bind_at(5, *f.with_bare);
+    if (wf) st.bind_at(6, *f.with_full);
+    st.step();
+    return static_cast<uint64_t>(st.column_int64(0));
+  };
+  return page(src, lo, hi, p, seq_of, out);
+}
+
+std::optional<std::pair<mam_record, mam_record>> mam_store::bounds(connection& c, const std::string& host,
+                                                                   const std::string& user, int64_t min_seq) {
+  auto first = c.prepare("SELECT seq, uid FROM mam_messages INDEXED BY mam_messages_owner WHERE host = ?1 AND user = ?2 AND seq >= ?3 ORDER BY seq ASC LIMIT 1",
+                         host, user, min_seq);
+  if (!first.step()) return std::nullopt;
+  mam_record a{first.column_int64(0), first.column_text(1), {}};
+  auto last = c.prepare("SELECT seq, uid FROM mam_messages INDEXED BY mam_messages_owner WHERE host = ?1 AND user = ?2 AND seq >= ?3 ORDER BY seq DESC LIMIT 1",
+                        host, user, min_seq);
+  if (!last.step()) return std::nullopt;
+  mam_record b{last.column_int64(0), last.column_text(1), {}};
+  return std::make_pair(std::move(a), std::move(b));
+}
+
+namespace {
+std::vector<std::string> split_lines(const std::string& s) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < s.size()) {
+    size_t nl = s.find('\n', pos);
+    if (nl == std::string::npos) nl = s.size();
+    if (nl > pos) out.push_back(s.substr(pos, nl - pos));
+    pos = nl + 1;
+  }
+  return out;
+}
+std::string join_lines(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) {
+    if (!out.empty()) out += '\n';
+    out += s;
+  }
+  return out;
+}
+}  // namespace
+
+std::vector<mam_prefs_row> mam_store::load_prefs(connection& c) {
+  std::vector<mam_prefs_row> out;
+  auto st = c.prepare("SELECT host, user, default_mode, always_jids, never_jids FROM mam_prefs");
+  while (st.step())
+    out.push_back({st.column_text(0), st.column_text(1), st.column_text(2), split_lines(st.column_text(3)),
+                   split_lines(st.column_text(4))});
+  return out;
+}
+
+void mam_store::save_prefs(connection& c, const mam_prefs_row& p) {
+  c.execute(
+      "INSERT INTO mam_prefs (host, user, default_mode, always_jids, never_jids) "
+      "SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM accounts WHERE host = ?1 AND user = ?2) "
+      "ON CONFLICT (host, user) DO UPDATE SET default_mode = excluded.default_mode, "
+      "always_jids = excluded.always_jids, never_jids = excluded.never_jids",
+      p.host, p.user, p.default_mode, join_lines(p.always), join_lines(p.never));
+}
+
+}  // namespace starling::modules
