@@ -110,6 +110,7 @@ class loader {
     if (auto* t = top.read_table("modules")) read_modules(*t, cfg.modules);
     if (auto* t = top.read_table("stream_management")) read_stream_management(*t, cfg.sm);
     if (auto* t = top.read_table("push")) read_push(*t, cfg.push);
+    if (auto* t = top.read_table("pep")) read_pep(*t, cfg.pep);
     if (auto* a = top.read_array_of_tables("host")) read_hosts(*a, cfg);
     if (auto* a = top.read_array_of_tables("listener")) read_listeners(*a, cfg);
     top.finish();
@@ -279,6 +280,14 @@ class loader {
     if (r.read_path("path", out.path) && out.path.empty())
       errors_.add(t.get("path")->source().begin,
                   "[storage] path is empty; expected a database file path such as \"starling.db\"");
+    r.finish();
+  }
+
+  void read_pep(const toml::table& t, pep_settings& out) {
+    table_reader r(errors_, t, "pep", table_reader::table_kind::table);
+    r.read_int("max_items", 1, 100'000, out.max_items);
+    r.read_int("max_payload_bytes", 1024, 16 * 1024 * 1024, out.max_payload_bytes, "a number of bytes");
+    r.read_int("max_nodes", 1, 100'000, out.max_nodes);
     r.finish();
   }
 

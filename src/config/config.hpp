@@ -128,6 +128,14 @@ struct push_settings {
   bool operator==(const push_settings&) const = default;
 };
 
+// PEP (XEP-0163) service limits per account.
+struct pep_settings {
+  uint32_t max_items = 256;                // items per node; what pubsub#max_items "max" means
+  uint32_t max_payload_bytes = 256 * 1024;  // one item's serialized payload
+  uint32_t max_nodes = 1000;               // nodes per account
+  bool operator==(const pep_settings&) const = default;
+};
+
 struct server_config {
   std::filesystem::path source;    // the file this came from
   std::filesystem::path data_dir;  // absolute
@@ -143,6 +151,7 @@ struct server_config {
   module_settings modules;
   stream_management_settings sm;
   push_settings push;
+  pep_settings pep;
 
   // `name` must be a prepared domain (as stored in hosts, e.g. a JID's domainpart); nullptr
   // when the server does not serve it.
