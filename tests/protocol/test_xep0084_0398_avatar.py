@@ -67,12 +67,6 @@ def test_xep0084_publish_fetch_notify_and_xep0398_vcard(srv):
     p = oc.recv_stanza(lambda e: e.tag == q(NS_CLIENT, 'presence') and e.get('from', '').startswith(bare(srv, owner) + '/')
                        and e.find(q(NS_VCARD_UPDATE, 'x')) is not None, timeout=5)
     assert p.find('%s/%s' % (q(NS_VCARD_UPDATE, 'x'), q(NS_VCARD_UPDATE, 'photo'))).text == IMAGE_ID, tostr(p)
-    # XEP-0398 §4: an <x/> without <photo/> is filled in.
-    oc.others.clear()
-    oc.send("<presence><x xmlns='%s'/></presence>" % NS_VCARD_UPDATE)
-    p = oc.recv_stanza(lambda e: e.tag == q(NS_CLIENT, 'presence') and e.find(q(NS_VCARD_UPDATE, 'x')) is not None
-                       and e.find('%s/%s' % (q(NS_VCARD_UPDATE, 'x'), q(NS_VCARD_UPDATE, 'photo'))) is not None, timeout=5)
-    assert p.find('%s/%s' % (q(NS_VCARD_UPDATE, 'x'), q(NS_VCARD_UPDATE, 'photo'))).text == IMAGE_ID
     r = oc.iq("<query xmlns='%s'/>" % NS_DISCO_INFO, to=bare(srv, owner))
     assert "urn:xmpp:pep-vcard-conversion:0" in {f.get('var') for f in r.iter(q(NS_DISCO_INFO, 'feature'))}
 

@@ -1,8 +1,7 @@
 // XEP-0054: vcard-temp — each account stores one vCard (kept verbatim, up to 64 KiB serialized),
 // reads and writes its own, and reads other local users' vCards (the server answers for them,
 // XEP-0054 §3.3). XEP-0398 hooks: other modules are told of a client's new photo and may
-// replace the photo (vcard_api.hpp; the PEP avatar conversion lives in modules/pep), and an
-// <x xmlns='vcard-temp:x:update'/> without <photo/> gets the hash filled in (XEP-0398 §4).
+// replace the photo (vcard_api.hpp; the PEP avatar conversion lives in modules/pep).
 // XEP-0153: vCard-Based Avatars — the server computes the SHA-1 of the stored
 // photo and stamps <x xmlns='vcard-temp:x:update'/> on the user's available presence when the
 // client did not. Not implemented: the server's own vCard, vCards of remote users (no s2s).
@@ -248,9 +247,9 @@ class vcard_module : public module {
   // a client that put its own <x/> on the stanza knows better and is left alone.
   void stamp_presence(c2s_session& s, xml::element& el) {
     if (el.name() != "presence" || el.attr("type")) return;
-    xml::element* existing = el.child("x", ns_vcard_update);
-    // XEP-0398 §4: an <x/> without <photo/> is filled in by the server.
-    if (existing && existing->child("photo", ns_vcard_update)) return;
+    // XEP-0153 §4.1 rule 2: a client's own <x/> (even empty: "not ready") is left alone.
+    // (XEP-0398 §4 would fill an empty one in; XEP-0153's rule is kept until clients need it.)
+    if (el.child("x", ns_vcard_update)) return;
     std::string hash;
     {
       std::lock_guard lock(mutex_);
@@ -258,7 +257,7 @@ class vcard_module : public module {
       if (it == hashes_.end()) return;  // not known yet: say nothing rather than "no avatar"
       hash = it->second;
     }
-    auto& x = existing ? *existing : el.add("x", std::string(ns_vcard_update));
+    auto& x = el.add("x", std::string(ns_vcard_update));
     // XEP-0153 §4.1 rule 3: an empty <photo/> means "no avatar".
     auto& photo = x.add("photo", std::string(ns_vcard_update));
     if (!hash.empty()) photo.add_text(hash);
