@@ -113,6 +113,7 @@ class loader {
     if (auto* t = top.read_table("push")) read_push(*t, cfg.push);
     if (auto* t = top.read_table("fast")) read_fast(*t, cfg.fast);
     if (auto* t = top.read_table("mam")) read_mam(*t, cfg.mam);
+    if (auto* t = top.read_table("pep")) read_pep(*t, cfg.pep);
     if (auto* a = top.read_array_of_tables("host")) read_hosts(*a, cfg);
     if (auto* a = top.read_array_of_tables("listener")) read_listeners(*a, cfg);
     if (auto* a = top.read_array_of_tables("external_service")) read_external_services(*a, cfg);
@@ -290,6 +291,14 @@ class loader {
     if (r.read_path("path", out.path) && out.path.empty())
       errors_.add(t.get("path")->source().begin,
                   "[storage] path is empty; expected a database file path such as \"starling.db\"");
+    r.finish();
+  }
+
+  void read_pep(const toml::table& t, pep_settings& out) {
+    table_reader r(errors_, t, "pep", table_reader::table_kind::table);
+    r.read_int("max_items", 1, 100'000, out.max_items);
+    r.read_int("max_payload_bytes", 1024, 16 * 1024 * 1024, out.max_payload_bytes, "a number of bytes");
+    r.read_int("max_nodes", 1, 100'000, out.max_nodes);
     r.finish();
   }
 

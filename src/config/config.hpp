@@ -175,6 +175,14 @@ struct mam_settings {
   bool operator==(const mam_settings&) const = default;
 };
 
+// PEP (XEP-0163) service limits per account.
+struct pep_settings {
+  uint32_t max_items = 256;                // items per node; what pubsub#max_items "max" means
+  uint32_t max_payload_bytes = 256 * 1024;  // one item's serialized payload
+  uint32_t max_nodes = 1000;               // nodes per account
+  bool operator==(const pep_settings&) const = default;
+};
+
 struct server_config {
   std::filesystem::path source;    // the file this came from
   std::filesystem::path data_dir;  // absolute
@@ -193,6 +201,7 @@ struct server_config {
   fast_settings fast;
   std::vector<external_service> external_services;
   mam_settings mam;
+  pep_settings pep;
 
   // `name` must be a prepared domain (as stored in hosts, e.g. a JID's domainpart); nullptr
   // when the server does not serve it.

@@ -706,6 +706,21 @@ TEST(Load, StreamManagementAndPush) {
   EXPECT_THAT(e.message, HasSubstr("max_resume_timeout = 60 is below resume_timeout = 600"));
 }
 
+TEST(Load, Pep) {
+  auto r = load(std::string(minimal) + "[pep]\nmax_items = 10\nmax_payload_bytes = 2048\nmax_nodes = 5\n");
+  ASSERT_TRUE(r.config) << all_errors(r);
+  EXPECT_EQ(r.config->pep.max_items, 10u);
+  EXPECT_EQ(r.config->pep.max_payload_bytes, 2048u);
+  EXPECT_EQ(r.config->pep.max_nodes, 5u);
+  EXPECT_EQ(load(std::string(minimal)).config->pep, cfg::pep_settings{});
+  auto e = single_error(std::string(minimal) + "[pep]\nmax_items = 0\n");
+  EXPECT_THAT(e.message, HasSubstr("max_items"));
+  e = single_error(std::string(minimal) + "[pep]\nmax_payload_bytes = 10\n");
+  EXPECT_THAT(e.message, HasSubstr("max_payload_bytes"));
+  e = single_error(std::string(minimal) + "[pep]\nmax_node = 5\n");
+  EXPECT_THAT(e.message, HasSubstr("did you mean \"max_nodes\"?"));
+}
+
 TEST(Documentation, CompleteExampleLoads) {
   fs::path doc = fs::path(__FILE__).parent_path() / "../../docs/configuration.md";
   std::ifstream in(doc);

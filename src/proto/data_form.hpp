@@ -1,10 +1,13 @@
 #pragma once
-// XEP-0004 data forms as used by server-side protocols: parsing a submitted form (MAM and
-// PubSub queries, configuration forms) and building forms and results. Codec only: what a
-// field means is the using protocol's business.
+// XEP-0004: Data Forms — the <x xmlns='jabber:x:data'/> payload shared by the modules that
+// configure or filter something with a form (PubSub node configuration and publish-options
+// XEP-0060 §16.4, MAM filters XEP-0313, ...). Parsing is strict where XEP-0004 §3 is (form
+// type, field types, one value for single-valued fields) and lenient elsewhere.
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "xml/element.hpp"
@@ -15,21 +18,42 @@ inline constexpr std::string_view ns_data = "jabber:x:data";
 
 struct form_field {
   std::string var;
-  std::string type;                 // XEP-0004 §3.3 field type; empty when not given
-  std::vector<std::string> values;  // every <value/>, in order
+  std::string type;   // XEP-0004 §3.3 field type; empty when the sender left it out
+  std::string label;
+  std::vector<std::string> values;
+  std::vector<std::pair<std::string, std::string>> options;  // (label, value) for list-* fields
+  bool required = false;
 
-  // The single value ('' if none). XEP-0004 §3.3: single-valued types carry at most one.
-  const std::string& value() const;
+  // The first value, or empty.
+  std::string_view value() const { return values.empty() ? std::string_view{} : std::string_view(values.front()); }
 };
 
 struct data_form {
   std::string type;  // form, submit, cancel, result (XEP-0004 §3.1)
+  std::string title;
+  std::vector<std::string> instructions;
   std::vector<form_field> fields;
 
+  // XEP-0068: the value of the hidden FORM_TYPE field, empty if there is none.
+  std::string_view form_type() const;
   const form_field* field(std::string_view var) const;
-  // The value of the hidden FORM_TYPE field (XEP-0068 §3), empty if absent.
-  std::string form_type() const;
+  form_field* field(std::string_view var);
+  // Adds a field (or replaces the values of an existing one with the same var).
+  form_field& set(std::string var, std::string type, std::vector<std::string> values, std::string label = {});
+
+  // The form as an <x xmlns='jabber:x:data'/> element.
+  xml::element to_xml() const;
 };
+
+// Parses an <x xmlns='jabber:x:data'/> element; nullopt if it is not a valid form (unknown form
+// or field type, a field without 'var' outside a 'result' form, several values for a
+// single-valued field, a duplicated var).
+std::optional<data_form> parse_data_form(const xml::element& x);
+
+// XEP-0004 §3.3 boolean: "0"/"false" or "1"/"true"; nullopt otherwise.
+std::optional<bool> parse_form_bool(std::string_view v);
+
+// --- Strict parsing of submitted forms (query protocols) and element builders ---
 
 enum class form_error {
   none,
@@ -45,10 +69,9 @@ struct form_limits {
   size_t max_values = 1024;  // per field
 };
 
-// Parses <x xmlns='jabber:x:data'/>. On failure returns nullopt and sets `err`.
+// Parses <x xmlns='jabber:x:data'/> with limits; on failure returns nullopt and sets `err`.
 std::optional<data_form> parse_form(const xml::element& x, form_error& err, const form_limits& limits = {});
 
-// Builders.
 xml::element make_form(std::string_view type, std::string_view form_type);
 // Appends a field; type may be empty (then no 'type' attribute).
 xml::element& add_field(xml::element& form, std::string_view var, std::string_view type,

@@ -34,6 +34,19 @@ class caps_module;
 namespace {
 std::mutex registry_mutex;
 std::unordered_map<const server*, caps_module*> registry;
+// Kept apart from the module instance: listeners may register before caps starts.
+std::unordered_map<const server*, std::vector<caps::features_listener>> listeners;
+
+void notify_listeners(const server* srv, const jid& full, const std::vector<std::string>& features) {
+  std::vector<caps::features_listener> ls;
+  {
+    std::lock_guard lock(registry_mutex);
+    auto it = listeners.find(srv);
+    if (it == listeners.end()) return;
+    ls = it->second;
+  }
+  for (const auto& l : ls) l(full, features);
+}
 }  // namespace
 
 class caps_module : public module {
@@ -124,17 +137,28 @@ class caps_module : public module {
     std::string node(c->attr_or("node"));
     std::string full = s.full_jid().str();
     std::string key = key_of(hash, ver);
+    std::optional<std::vector<std::string>> known;  // for listeners, when the key is new for this JID
     {
       std::lock_guard lock(mutex_);
       auto& j = jids_[full];
-      if (j.key != key) {
+      const bool changed = j.key != key;
+      if (changed) {
         j.key = key;
         j.own.reset();
       }
       if (auto v = vers_.find(key); v != vers_.end()) {
         touch(key, v->second);
-        return;
+        if (changed) known = v->second.features;
       }
+    }
+    if (known) {
+      notify_listeners(srv_, s.full_jid(), *known);
+      return;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      if (vers_.contains(key)) return;
+      auto& j = jids_[full];
       if (j.failed == key || j.own || in_flight_.contains(key)) return;
       in_flight_.insert(key);
     }
@@ -171,8 +195,15 @@ class caps_module : public module {
         } else if (!verifiable) {
           // §5.4 step 2: unknown hash function: use the answer for this JID only.
           auto list = disco_features(*q);
-          std::lock_guard lock(mutex_);
-          if (auto j = jids_.find(full.str()); j != jids_.end() && j->second.key == key) j->second.own = std::move(list);
+          bool still = false;
+          {
+            std::lock_guard lock(mutex_);
+            if (auto j = jids_.find(full.str()); j != jids_.end() && j->second.key == key) {
+              j->second.own = list;
+              still = true;
+            }
+          }
+          if (still) notify_listeners(srv_, full, list);
         } else if (caps_ver(*q, hash) != ver) {
           // §5.4 step 3.9: not cached; another client announcing it will be asked.
           spdlog::info("caps: {} announced ver {} that does not match its disco#info", full.str(), ver);
@@ -188,19 +219,29 @@ class caps_module : public module {
       spdlog::warn("caps: resolving {} for {} failed: {}", ver, full.str(), e.what());
       failed = true;
     }
-    std::lock_guard lock(mutex_);
-    in_flight_.erase(key);
-    if (features) {
-      auto [it, inserted] = vers_.try_emplace(key);
-      if (inserted) {
-        it->second.features = std::move(*features);
-        lru_.push_front(key);
-        it->second.lru = lru_.begin();
-        evict();
+    // Online JIDs announcing this string learn their features now (listeners run unlocked).
+    std::vector<jid> waiting;
+    std::vector<std::string> learnt;
+    {
+      std::lock_guard lock(mutex_);
+      in_flight_.erase(key);
+      if (features) {
+        auto [it, inserted] = vers_.try_emplace(key);
+        if (inserted) {
+          it->second.features = std::move(*features);
+          lru_.push_front(key);
+          it->second.lru = lru_.begin();
+          evict();
+        }
+        learnt = it->second.features;
+        for (const auto& [f, j] : jids_)
+          if (j.key == key)
+            if (auto pj = jid::parse(f)) waiting.push_back(std::move(*pj));
+      } else if (failed) {
+        if (auto j = jids_.find(full.str()); j != jids_.end() && j->second.key == key) j->second.failed = key;
       }
-    } else if (failed) {
-      if (auto j = jids_.find(full.str()); j != jids_.end() && j->second.key == key) j->second.failed = key;
     }
+    for (const auto& w : waiting) notify_listeners(srv_, w, learnt);
   }
 
   // --- under mutex_ ---
@@ -245,6 +286,11 @@ std::optional<std::vector<std::string>> features_of(server& srv, const jid& full
     m = it->second;
   }
   return m->features_of(full);
+}
+
+void add_features_listener(server& srv, features_listener fn) {
+  std::lock_guard lock(registry_mutex);
+  listeners[&srv].push_back(std::move(fn));
 }
 
 }  // namespace caps

@@ -1,7 +1,8 @@
 // XEP-0030: Service Discovery. disco#info on the server lists the identities and features
 // that the loaded modules registered; disco#items lists the server's items (none yet: the
 // MUC, PubSub and upload services add theirs when they exist). Queries on an account's bare
-// JID answer with the account identity (XEP-0030 §3.1, RFC 6121 §8.5.1 handled for the user).
+// JID answer with the account identity (XEP-0030 §3.1, RFC 6121 §8.5.1 handled for the user)
+// plus what modules add (identities, items: PEP's pubsub/pep and its nodes, XEP-0163 §5).
 #include "core/server.hpp"
 
 namespace starling::modules {
@@ -86,6 +87,11 @@ class disco_module : public module {
     auto r = make_result(req.stanza);
     auto& q = r.add("query", std::string(ns_info));
     q.add("identity", std::string(ns_info)).set_attr("category", "account").set_attr("type", "registered");
+    for (const auto& id : req.srv.disco().account_identities()) {
+      auto& i = q.add("identity", std::string(ns_info));
+      i.set_attr("category", id.category).set_attr("type", id.type);
+      if (!id.name.empty()) i.set_attr("name", id.name);
+    }
     q.add("feature", std::string(ns_info)).set_attr("var", std::string(ns_info));
     q.add("feature", std::string(ns_info)).set_attr("var", std::string(ns_items));
     for (const auto& f : req.srv.disco().account_features()) q.add("feature", std::string(ns_info)).set_attr("var", f);
@@ -98,8 +104,18 @@ class disco_module : public module {
       if (const auto* n = account_node(req)) co_await n->items(req);
       co_return;
     }
+    // As for disco#info: only an existing account has items (others learn nothing).
+    if (req.to.bare() != req.from.bare()) {
+      auto acc = co_await req.srv.db().accounts().get(req.to.domain(), req.to.local());
+      if (!acc) {
+        req.srv.reply(req, make_error_reply(req.stanza, stanza_condition::service_unavailable));
+        co_return;
+      }
+    }
+    xml::element q("query", std::string(ns_items));
+    for (const auto& p : req.srv.disco().account_items()) co_await p(req, q);
     auto r = make_result(req.stanza);
-    r.add("query", std::string(ns_items));
+    r.add_child(std::move(q));
     req.srv.reply(req, r);
   }
 };

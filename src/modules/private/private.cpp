@@ -5,8 +5,11 @@
 // storage namespace (the IQ's own and the stanza namespaces) are refused; XEP-0049 §3 makes
 // refusing 'jabber:*' and the like optional, and some clients store under such names.
 #include <map>
+#include <mutex>
+#include <unordered_map>
 
 #include "core/server.hpp"
+#include "modules/private/private_api.hpp"
 #include "modules/private/private_store.hpp"
 #include "modules/stored_xml/stored_xml.hpp"
 
@@ -16,9 +19,25 @@ constexpr std::string_view ns_private = "jabber:iq:private";
 constexpr size_t max_private_ns_bytes = 64 * 1024;
 constexpr size_t max_private_account_bytes = 1024 * 1024;
 
+class private_module;
+
+namespace {
+std::mutex registry_mutex;
+std::unordered_map<const server*, private_module*> registry;
+std::unordered_map<const server*, std::vector<private_xml::change_listener>> listeners;
+}  // namespace
+
 class private_module : public module {
  public:
+  ~private_module() override { unregister(); }
+  void stop() override { unregister(); }
+
   void start(server& srv) override {
+    srv_ = &srv;
+    {
+      std::lock_guard lock(registry_mutex);
+      registry[&srv] = this;
+    }
     store_ = make_sqlite_private_store(srv.sqlite());
     srv.add_migrations({{"private", 1,
                          "CREATE TABLE private_xml ("
@@ -123,10 +142,82 @@ class private_module : public module {
       }
     }
     req.srv.reply(req, make_result(req.stanza));
+    // XEP-0411: other modules mirror some namespaces (bookmarks) elsewhere.
+    std::vector<private_xml::change_listener> ls;
+    {
+      std::lock_guard lock(registry_mutex);
+      if (auto it = listeners.find(srv_); it != listeners.end()) ls = it->second;
+    }
+    if (ls.empty()) co_return;
+    std::map<std::string, std::vector<xml::element>> els;
+    for (const auto* c : children) els[c->ns()].push_back(*c);
+    for (const auto& [ns, list] : els)
+      for (const auto& l : ls) l(*srv_, owner, ns, list);
   }
 
+ public:
+  boost::asio::awaitable<std::optional<std::vector<xml::element>>> get(jid owner, std::string ns) {
+    auto op = store_->get(owner, std::move(ns));
+    auto got = co_await std::move(op);
+    if (got.failed) co_return std::nullopt;
+    std::vector<xml::element> out;
+    if (got.xml)
+      if (auto list = load_xml_list(*got.xml)) out = std::move(*list);
+    co_return out;
+  }
+
+  boost::asio::awaitable<bool> set(jid owner, std::string ns, std::vector<xml::element> elements) {
+    std::string text;
+    for (const auto& e : elements) text += store_xml(e);
+    if (text.size() > max_private_ns_bytes) co_return false;
+    auto op = store_->put(owner, std::move(ns), std::move(text), max_private_account_bytes);
+    auto res = co_await std::move(op);
+    co_return res == private_put_result::ok;
+  }
+
+ private:
+  void unregister() {
+    std::lock_guard lock(registry_mutex);
+    if (srv_) {
+      auto it = registry.find(srv_);
+      if (it != registry.end() && it->second == this) registry.erase(it);
+    }
+  }
+
+  server* srv_ = nullptr;
   std::unique_ptr<private_store> store_;
 };
+
+namespace private_xml {
+
+namespace {
+private_module* find(server& srv) {
+  std::lock_guard lock(registry_mutex);
+  auto it = registry.find(&srv);
+  return it == registry.end() ? nullptr : it->second;
+}
+}  // namespace
+
+boost::asio::awaitable<std::optional<std::vector<xml::element>>> get(server& srv, jid bare, std::string ns) {
+  private_module* m = find(srv);
+  if (!m) co_return std::nullopt;
+  auto out = co_await m->get(std::move(bare), std::move(ns));
+  co_return out;
+}
+
+boost::asio::awaitable<bool> set(server& srv, jid bare, std::string ns, std::vector<xml::element> elements) {
+  private_module* m = find(srv);
+  if (!m) co_return false;
+  bool ok = co_await m->set(std::move(bare), std::move(ns), std::move(elements));
+  co_return ok;
+}
+
+void add_change_listener(server& srv, change_listener fn) {
+  std::lock_guard lock(registry_mutex);
+  listeners[&srv].push_back(std::move(fn));
+}
+
+}  // namespace private_xml
 
 }  // namespace starling::modules
 

@@ -1,17 +1,21 @@
 // XEP-0054: vcard-temp — each account stores one vCard (kept verbatim, up to 64 KiB serialized),
 // reads and writes its own, and reads other local users' vCards (the server answers for them,
-// XEP-0054 §3.3). XEP-0153: vCard-Based Avatars — the server computes the SHA-1 of the stored
+// XEP-0054 §3.3). XEP-0398 hooks: other modules are told of a client's new photo and may
+// replace the photo (vcard_api.hpp; the PEP avatar conversion lives in modules/pep).
+// XEP-0153: vCard-Based Avatars — the server computes the SHA-1 of the stored
 // photo and stamps <x xmlns='vcard-temp:x:update'/> on the user's available presence when the
 // client did not. Not implemented: the server's own vCard, vCards of remote users (no s2s).
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/detached.hpp>
+#include <cctype>
 #include <mutex>
 #include <unordered_map>
 
 #include "core/c2s_session.hpp"
 #include "core/server.hpp"
 #include "modules/stored_xml/stored_xml.hpp"
+#include "modules/vcard/vcard_api.hpp"
 #include "modules/vcard/vcard_avatar.hpp"
 #include "modules/vcard/vcard_store.hpp"
 
@@ -28,10 +32,35 @@ constexpr int avatar_stamp_priority = 100;
 // Accounts whose avatar hash is kept in memory (about 100 bytes each).
 constexpr size_t max_cached_hashes = 100000;
 
+class vcard_module;
+
+namespace {
+std::mutex registry_mutex;
+std::unordered_map<const server*, vcard_module*> registry;
+std::unordered_map<const server*, std::vector<vcard::photo_listener>> photo_listeners;
+
+// The PHOTO's TYPE and whitespace-free BINVAL, empty without a photo.
+std::pair<std::string, std::string> photo_of(const xml::element& vcard) {
+  const xml::element* photo = vcard.child("PHOTO", ns_vcard);
+  if (!photo) return {};
+  std::string b64;
+  for (char c : photo->child_text("BINVAL", ns_vcard))
+    if (!std::isspace(static_cast<unsigned char>(c))) b64 += c;
+  return {photo->child_text("TYPE", ns_vcard), std::move(b64)};
+}
+}  // namespace
+
 class vcard_module : public module {
  public:
+  ~vcard_module() override { unregister(); }
+  void stop() override { unregister(); }
+
   void start(server& srv) override {
     srv_ = &srv;
+    {
+      std::lock_guard lock(registry_mutex);
+      registry[&srv] = this;
+    }
     store_ = make_sqlite_vcard_store(srv.sqlite());
     srv.add_migrations({{"vcard", 1,
                          "CREATE TABLE vcard ("
@@ -112,6 +141,50 @@ class vcard_module : public module {
       hashes_[owner.str()] = *hash;
     }
     req.srv.reply(req, make_result(req.stanza));
+    // XEP-0398: the PEP avatar follows the vCard photo.
+    auto photo_parts = photo_of(vcard);
+    std::vector<vcard::photo_listener> ls;
+    {
+      std::lock_guard lock(registry_mutex);
+      if (auto it = photo_listeners.find(srv_); it != photo_listeners.end()) ls = it->second;
+    }
+    for (const auto& l : ls) l(*srv_, owner, photo_parts.first, photo_parts.second, *hash);
+  }
+
+ public:
+  // XEP-0398: the vCard photo follows the PEP avatar (see vcard_api.hpp).
+  boost::asio::awaitable<bool> set_photo(jid owner, std::string type, std::string binval) {
+    auto op = store_->get(owner);
+    auto got = co_await std::move(op);
+    if (got.failed) co_return false;
+    xml::element vcard("vCard", std::string(ns_vcard));
+    if (got.record)
+      if (auto v = load_xml(got.record->xml)) vcard = std::move(*v);
+    vcard.remove_children("PHOTO", ns_vcard);
+    if (!binval.empty()) {
+      auto& photo = vcard.add("PHOTO", std::string(ns_vcard));
+      if (!type.empty()) photo.add("TYPE", std::string(ns_vcard)).add_text(type);
+      photo.add("BINVAL", std::string(ns_vcard)).add_text(binval);
+    }
+    auto hash = avatar_hash(vcard);
+    if (!hash) co_return false;
+    std::string text = store_xml(vcard);
+    auto put = store_->put(owner, vcard_record{std::move(text), *hash});
+    bool ok = co_await std::move(put);
+    if (!ok) co_return false;
+    std::lock_guard lock(mutex_);
+    bound_cache();
+    hashes_[owner.str()] = *hash;
+    co_return true;
+  }
+
+ private:
+  void unregister() {
+    std::lock_guard lock(registry_mutex);
+    if (srv_) {
+      auto it = registry.find(srv_);
+      if (it != registry.end() && it->second == this) registry.erase(it);
+    }
   }
 
   boost::asio::awaitable<void> handle_other(iq_request& req) {
@@ -174,6 +247,8 @@ class vcard_module : public module {
   // a client that put its own <x/> on the stanza knows better and is left alone.
   void stamp_presence(c2s_session& s, xml::element& el) {
     if (el.name() != "presence" || el.attr("type")) return;
+    // XEP-0153 §4.1 rule 2: a client's own <x/> (even empty: "not ready") is left alone.
+    // (XEP-0398 §4 would fill an empty one in; XEP-0153's rule is kept until clients need it.)
     if (el.child("x", ns_vcard_update)) return;
     std::string hash;
     {
@@ -194,6 +269,26 @@ class vcard_module : public module {
   // bare JID -> avatar hash, for accounts that bound a session (see bound_cache()).
   std::unordered_map<std::string, std::string> hashes_;
 };
+
+namespace vcard {
+
+boost::asio::awaitable<bool> set_photo(server& srv, jid bare, std::string type, std::string binval) {
+  vcard_module* m = nullptr;
+  {
+    std::lock_guard lock(registry_mutex);
+    if (auto it = registry.find(&srv); it != registry.end()) m = it->second;
+  }
+  if (!m) co_return false;
+  bool ok = co_await m->set_photo(std::move(bare), std::move(type), std::move(binval));
+  co_return ok;
+}
+
+void add_photo_listener(server& srv, photo_listener fn) {
+  std::lock_guard lock(registry_mutex);
+  photo_listeners[&srv].push_back(std::move(fn));
+}
+
+}  // namespace vcard
 
 }  // namespace starling::modules
 
