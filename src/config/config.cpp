@@ -288,6 +288,7 @@ class loader {
     r.read_bool("require_valid_certificates", out.require_valid_certificates);
     r.read_bool("dialback", out.dialback);
     r.read_path("ca_file", out.ca_file);
+    r.read_string("dns_servers", out.dns_servers, "DNS servers as \"ip\" or \"ip:port\", comma-separated");
     r.read_string("dialback_secret", out.dialback_secret, "a secret string");
     r.read_seconds("connect_timeout", 1, 600, out.connect_timeout);
     r.read_seconds("handshake_timeout", 1, 3600, out.handshake_timeout);

@@ -115,7 +115,8 @@ struct s2s_settings {
   bool require_encryption = true;            // TLS on every s2s stream (RFC 7590)
   bool require_valid_certificates = false;   // peers must authenticate by certificate
   bool dialback = true;                      // Server Dialback (XEP-0220) allowed
-  std::filesystem::path ca_file;             // trust anchors for peers; empty: system store
+  std::filesystem::path ca_file;             // extra trust anchors for peers (system store too)
+  std::string dns_servers;                   // c-ares server list; empty: /etc/resolv.conf
   std::string dialback_secret;               // XEP-0185 secret; empty: random per start
   std::chrono::seconds connect_timeout{10};  // resolve + TCP connect
   std::chrono::seconds handshake_timeout{30};  // connect to authenticated (both directions)

@@ -651,6 +651,7 @@ port = 5269
 [s2s]
 require_valid_certificates = true
 ca_file = "certs/peers.pem"
+dns_servers = "127.0.0.1:5353"
 handshake_timeout = 5
 [s2s.routes]
 "Partner.Example" = "192.0.2.10:5270"
@@ -664,6 +665,7 @@ handshake_timeout = 5
   EXPECT_TRUE(s.require_encryption);
   EXPECT_TRUE(s.require_valid_certificates);
   EXPECT_EQ(s.ca_file, "/etc/starling/certs/peers.pem");
+  EXPECT_EQ(s.dns_servers, "127.0.0.1:5353");
   EXPECT_EQ(s.handshake_timeout, std::chrono::seconds(5));
   EXPECT_EQ(s.idle_timeout, std::chrono::seconds(600));
   EXPECT_EQ(r.config->listeners.back().kind, cfg::listener_kind::s2s_starttls);

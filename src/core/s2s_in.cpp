@@ -21,18 +21,10 @@ namespace asio = boost::asio;
 namespace {
 constexpr std::string_view ns_tls = "urn:ietf:params:xml:ns:xmpp-tls";
 constexpr std::string_view ns_sasl = "urn:ietf:params:xml:ns:xmpp-sasl";
+constexpr std::string_view ns_bidi = "urn:xmpp:bidi";
 // A dialback key is a hex HMAC-SHA256 (64 characters) with today's servers; anything far
 // longer is not a key.
 constexpr size_t max_key_size = 1024;
-
-// Elements of the stanza that inherit the stream's default namespace arrive in jabber:server;
-// inside the server stanzas are jabber:client (RFC 6120 §4.8.3: the two are the same stanza
-// vocabulary), so modules see one namespace whatever stream a stanza came from.
-void to_client_namespace(xml::element& e) {
-  if (e.ns() == xml::ns_server) e.set_ns(std::string(xml::ns_client));
-  for (auto& child : e.children())
-    if (auto* c = std::get_if<xml::element>(&child)) to_client_namespace(*c);
-}
 
 // The key is character data; examples (XEP-0185 §4) and some servers wrap it in whitespace.
 std::string trimmed_key(const xml::element& el) {
@@ -50,6 +42,12 @@ std::string sasl_failure(std::string_view condition) {
   return out;
 }
 }  // namespace
+
+void to_client_namespace(xml::element& e) {
+  if (e.ns() == xml::ns_server) e.set_ns(std::string(xml::ns_client));
+  for (auto& child : e.children())
+    if (auto* c = std::get_if<xml::element>(&child)) to_client_namespace(*c);
+}
 
 void s2s_stream::in_header(const xml::stream_header& h) {
   // RFC 6120 §4.9.3.10: a server stream is in jabber:server.
@@ -109,6 +107,8 @@ void s2s_stream::in_features() {
     if (!in_remote_claimed_.empty() && mgr_.peer_certificate_valid(conn_->ssl(), in_remote_claimed_))
       out += "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>EXTERNAL</mechanism></mechanisms>";
   }
+  // XEP-0288 §2: bidirectional streams, before and after TLS.
+  if (!sasl_done_ && authenticated_.empty()) out += "<bidi xmlns='urn:xmpp:features:bidi'/>";
   // XEP-0220 §2.1.1: dialback with error handling.
   if (!sasl_done_ && dialback_ok) out += "<dialback xmlns='urn:xmpp:features:dialback'><errors/></dialback>";
   out += "</stream:features>";
@@ -123,6 +123,11 @@ asio::awaitable<void> s2s_stream::in_element(xml::element el) {
   }
   if (el.ns() == ns_sasl) {
     in_sasl(el);
+    co_return;
+  }
+  if (el.is("bidi", ns_bidi)) {
+    // XEP-0288 §2: after TLS (if TLS is used), before authentication.
+    if (authenticated_.empty() && (tls_ || !srv_.cfg().s2s.require_encryption)) bidi_ = true;
     co_return;
   }
   if (el.ns() == ns_dialback) {
@@ -234,8 +239,7 @@ void s2s_stream::in_sasl(const xml::element& el) {
   spdlog::info("s2s in {}: {} authenticated by certificate (SASL EXTERNAL) for {}", peer_ip_, domain, in_local_);
   send_raw("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
   sasl_done_ = true;
-  authenticated_.insert(domain);
-  handshake_timer_.cancel();
+  in_authenticated(domain, in_local_);
   // RFC 6120 §6.4.6: stream restart.
   restart_pending_ = true;
   header_sent_ = false;
@@ -288,8 +292,7 @@ void s2s_stream::dialback_done(std::string remote, std::string local, dialback_o
   switch (outcome.type) {
     case dialback_outcome::kind::valid:
       spdlog::info("s2s in {}: {} authenticated by dialback for {}", peer_ip_, remote, local);
-      authenticated_.insert(remote);
-      handshake_timer_.cancel();
+      in_authenticated(remote, local);
       break;
     case dialback_outcome::kind::invalid:
       // XEP-0220 §2.4: stanzas from that domain are refused; on a stream with no other
@@ -300,6 +303,17 @@ void s2s_stream::dialback_done(std::string remote, std::string local, dialback_o
     case dialback_outcome::kind::error:
       spdlog::info("s2s in {}: dialback for {} failed: {}", peer_ip_, remote, to_string(outcome.condition));
       break;
+  }
+}
+
+void s2s_stream::in_authenticated(const std::string& remote, const std::string& local) {
+  authenticated_.insert(remote);
+  handshake_timer_.cancel();
+  // XEP-0288 §2: with bidi, we may send on this stream what we are authenticated for: the
+  // inverse of the authenticated pair (for SASL, the stream's 'to' to the peer's domain).
+  if (bidi_) {
+    spdlog::debug("s2s in {}: bidirectional for {} -> {}", peer_ip_, local, remote);
+    mgr_.add_bidi(local, remote, shared_from_this());
   }
 }
 

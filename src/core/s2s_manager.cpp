@@ -1,13 +1,13 @@
 #include "core/s2s_manager.hpp"
 
 #include <openssl/err.h>
-#include <openssl/x509v3.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
 #include "core/s2s_stream.hpp"
+#include "net/cert_verify.hpp"
 #include "core/server.hpp"
 #include "jid/jid.hpp"
 #include "util/random.hpp"
@@ -17,10 +17,9 @@ namespace asio = boost::asio;
 
 struct s2s_manager::tls_state {
   std::map<std::string, SSL_CTX*> client;  // by local host
-  X509_STORE* trust = nullptr;
+  std::unique_ptr<net::cert_verifier> verifier;
   ~tls_state() {
     for (auto& [host, ctx] : client) SSL_CTX_free(ctx);
-    if (trust) X509_STORE_free(trust);
   }
 };
 
@@ -29,6 +28,11 @@ s2s_manager::s2s_manager(server& srv) : srv_(srv) {
   // XEP-0185 §3: without a configured secret, a random one per start is enough for a single
   // server (keys only need to survive as long as the streams they were made for).
   if (secret_.empty()) secret_ = util::random_bytes(32);
+  net::resolver_options opts;
+  opts.servers = srv.cfg().s2s.dns_servers;
+  // The whole lookup (SRV, then A/AAAA of the targets) fits in the connect deadline.
+  opts.total_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(srv.cfg().s2s.connect_timeout);
+  resolver_ = std::make_unique<net::resolver>(opts);
 }
 
 s2s_manager::~s2s_manager() = default;
@@ -68,11 +72,12 @@ bool s2s_manager::load_tls(std::string& error) {
     // The peer's certificate is checked by peer_certificate_valid(), against the domain.
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
   }
-  state->trust = X509_STORE_new();
-  bool ok = cfg.s2s.ca_file.empty() ? X509_STORE_set_default_paths(state->trust) == 1
-                                    : X509_STORE_load_file(state->trust, cfg.s2s.ca_file.c_str()) == 1;
-  if (!ok) {
-    error = "[s2s] ca_file " + cfg.s2s.ca_file.string() + ": " + openssl_error();
+  net::cert_verify_options vo;
+  vo.ca_file = cfg.s2s.ca_file.string();
+  vo.use_system_store = true;
+  state->verifier = std::make_unique<net::cert_verifier>(vo);
+  if (!state->verifier->error().empty()) {
+    error = "[s2s] ca_file " + cfg.s2s.ca_file.string() + ": " + state->verifier->error();
     return false;
   }
   std::lock_guard lock(mutex_);
@@ -94,39 +99,39 @@ SSL_CTX* s2s_manager::acquire_client_ctx(const std::string& local) const {
 }
 
 bool s2s_manager::peer_certificate_valid(SSL* ssl, const std::string& domain) const {
-  // RFC 6125 §6 via OpenSSL: a chain to a trust anchor and a DNS-ID (or CN fallback) matching
-  // the domain, wildcards in the left-most label only.
+  // RFC 6120 §13.7.2 / RFC 6125: chain to a trust anchor and an identity (DNS-ID, SRV-ID,
+  // XmppAddr, CN-ID as last resort) matching the domain (net/cert_verify).
   if (!ssl) return false;
-  X509* leaf = SSL_get0_peer_certificate(ssl);
-  if (!leaf) return false;
   std::shared_ptr<tls_state> t;
   {
     std::lock_guard lock(mutex_);
     t = tls_;
   }
-  if (!t || !t->trust) return false;
-  X509_STORE_CTX* ctx = X509_STORE_CTX_new();
-  if (!ctx) return false;
-  bool ok = false;
-  if (X509_STORE_CTX_init(ctx, t->trust, leaf, SSL_get_peer_cert_chain(ssl)) == 1) {
-    X509_VERIFY_PARAM* p = X509_STORE_CTX_get0_param(ctx);
-    // A self-signed certificate installed as trust anchor (private federations) is enough.
-    X509_VERIFY_PARAM_set_flags(p, X509_V_FLAG_PARTIAL_CHAIN);
-    X509_VERIFY_PARAM_set_hostflags(p, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    X509_VERIFY_PARAM_set1_host(p, domain.c_str(), domain.size());
-    ok = X509_verify_cert(ctx) == 1;
-    if (!ok)
-      spdlog::debug("s2s: certificate not valid for {}: {}", domain,
-                    X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
-  }
-  X509_STORE_CTX_free(ctx);
-  ERR_clear_error();
-  return ok;
+  if (!t || !t->verifier) return false;
+  auto r = t->verifier->verify_peer(ssl, domain);
+  if (r.ok) spdlog::debug("s2s: certificate valid for {} ({})", domain, r.matched);
+  else spdlog::debug("s2s: certificate not valid for {}: {}", domain, r.reason);
+  return r.ok;
 }
 
 void s2s_manager::clear() {
   std::lock_guard lock(mutex_);
   out_.clear();
+  bidi_.clear();
+}
+
+void s2s_manager::add_bidi(const std::string& local, const std::string& remote, const std::shared_ptr<s2s_stream>& s) {
+  std::lock_guard lock(mutex_);
+  bidi_[{local, remote}] = s;
+}
+
+void s2s_manager::remove_bidi(const s2s_stream* s) {
+  std::lock_guard lock(mutex_);
+  for (auto it = bidi_.begin(); it != bidi_.end();) {
+    auto p = it->second.lock();
+    if (!p || p.get() == s) it = bidi_.erase(it);
+    else ++it;
+  }
 }
 
 std::shared_ptr<s2s_stream> s2s_manager::outgoing(const std::string& local, const std::string& remote) {
@@ -158,7 +163,16 @@ void s2s_manager::send(xml::element stanza, std::string bounce_to) {
     spdlog::debug("s2s: not relaying {} -> {}", from->str(), to->str());
     return;
   }
-  outgoing(std::string(from->domain()), std::string(to->domain()))->enqueue(std::move(stanza), std::move(bounce_to));
+  std::string local(from->domain()), remote(to->domain());
+  std::shared_ptr<s2s_stream> via;
+  {
+    // An outgoing stream of ours first; else a bidirectional incoming one (XEP-0288).
+    std::lock_guard lock(mutex_);
+    if (out_.find({local, remote}) == out_.end())
+      if (auto it = bidi_.find({local, remote}); it != bidi_.end()) via = it->second.lock();
+  }
+  if (!via) via = outgoing(local, remote);
+  via->enqueue(std::move(stanza), std::move(bounce_to));
 }
 
 void s2s_manager::accept(asio::ip::tcp::socket socket, bool direct_tls) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/s2s_dialback.hpp"
+#include "net/resolver.hpp"
 #include "xml/element.hpp"
 
 namespace starling {
@@ -60,6 +61,11 @@ class s2s_manager {
 
   // Stream lifecycle.
   void outgoing_finished(const s2s_stream* s, const std::string& local, const std::string& remote);
+  // XEP-0288: an incoming stream on which the peer enabled bidirectionality and
+  // authenticated `remote` may carry our stanzas from `local` to `remote` (used when no
+  // outgoing stream for the pair exists).
+  void add_bidi(const std::string& local, const std::string& remote, const std::shared_ptr<s2s_stream>& s);
+  void remove_bidi(const s2s_stream* s);
   bool incoming_opened();
   void incoming_closed();
 
@@ -70,6 +76,8 @@ class s2s_manager {
   bool peer_certificate_valid(SSL* ssl, const std::string& domain) const;
 
   server& srv() { return srv_; }
+  // DNS discovery of remote servers (RFC 6120 §3.2, XEP-0368), shared by all threads.
+  const net::resolver& resolver() const { return *resolver_; }
 
  private:
   std::shared_ptr<s2s_stream> outgoing(const std::string& local, const std::string& remote);
@@ -78,10 +86,12 @@ class s2s_manager {
   std::string secret_;
   mutable std::mutex mutex_;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<s2s_stream>> out_;
+  std::map<std::pair<std::string, std::string>, std::weak_ptr<s2s_stream>> bidi_;
   std::set<std::string> stream_ids_;  // "originating\n receiving\n id" of live outgoing streams
   size_t incoming_ = 0;
   struct tls_state;
   std::shared_ptr<tls_state> tls_;
+  std::unique_ptr<net::resolver> resolver_;
 };
 
 }  // namespace starling

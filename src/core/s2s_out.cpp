@@ -1,5 +1,5 @@
 // Outgoing server-to-server streams (we are the Initiating Server, RFC 6120 §4 and §13):
-// connection set-up, STARTTLS, SASL EXTERNAL (XEP-0178) or Server Dialback (XEP-0220), the
+// discovery (RFC 6120 §3.2 / XEP-0368 through net/resolver, or [s2s.routes]), connection set-up, STARTTLS, SASL EXTERNAL (XEP-0178) or Server Dialback (XEP-0220), the
 // stanza queue and its bounces (RFC 6120 §8.3.3.16/17), and our <db:verify/> requests.
 #include <spdlog/spdlog.h>
 
@@ -23,19 +23,15 @@ using boost::system::error_code;
 namespace {
 constexpr std::string_view ns_tls = "urn:ietf:params:xml:ns:xmpp-tls";
 constexpr std::string_view ns_sasl = "urn:ietf:params:xml:ns:xmpp-sasl";
+constexpr std::string_view ns_bidi = "urn:xmpp:bidi";
+constexpr std::string_view ns_bidi_feature = "urn:xmpp:features:bidi";
 
-// Where to connect for a remote domain. The [s2s] routes override wins; otherwise the domain
-// itself on the XMPP server port (RFC 6120 §3.2.2 fallback when there are no SRV records).
+// Where to connect for a remote domain: one address and port, STARTTLS or direct TLS.
 struct target {
-  std::string host;
+  asio::ip::address address;
   uint16_t port = 5269;
   bool direct_tls = false;
 };
-
-std::vector<target> targets_for(const config::s2s_settings& cfg, const std::string& domain) {
-  if (const auto* r = cfg.find_route(domain)) return {{r->host, r->port, r->direct_tls}};
-  return {{domain, 5269, false}};
-}
 }  // namespace
 
 // Sends a bounce for `st` (RFC 6120 §8.3.1: never for an error) back through the router to
@@ -49,24 +45,45 @@ static void bounce(server& srv, asio::any_io_executor ex, const xml::element& st
 }
 
 asio::awaitable<bool> s2s_stream::connect() {
-  const auto targets = targets_for(srv_.cfg().s2s, remote_);
+  const auto& cfg = srv_.cfg().s2s;
+  std::vector<target> targets;
+  if (const auto* r = cfg.find_route(remote_)) {
+    // [s2s.routes] override: no DNS discovery for this domain.
+    error_code ec;
+    auto literal = asio::ip::make_address(r->host, ec);
+    if (!ec) {
+      targets.push_back({literal, r->port, r->direct_tls});
+    } else {
+      int status = 0;
+      auto addresses = co_await mgr_.resolver().lookup_host(r->host, status);
+      for (const auto& a : addresses) targets.push_back({a, r->port, r->direct_tls});
+    }
+  } else {
+    // RFC 6120 §3.2 and XEP-0368: SRV records in order, else A/AAAA on 5269.
+    auto res = co_await mgr_.resolver().resolve_server(remote_);
+    for (const auto& c : res.candidates)
+      for (const auto& a : c.addresses) targets.push_back({a, c.port, c.direct_tls});
+    if (targets.empty()) {
+      if (failed_) co_return false;
+      spdlog::info("s2s out {}: not found in DNS ({})", remote_, res.error);
+      out_fail(res.error == "timeout" ? stanza_condition::remote_server_timeout
+                                      : stanza_condition::remote_server_not_found,
+               "DNS: " + res.error);
+      co_return false;
+    }
+  }
+  if (failed_) co_return false;  // the deadline passed meanwhile
   error_code ec = asio::error::host_not_found;
   for (const auto& t : targets) {
-    asio::ip::tcp::resolver resolver(executor_);
-    auto results = co_await resolver.async_resolve(t.host, std::to_string(t.port),
-                                                   asio::redirect_error(asio::use_awaitable, ec));
-    if (failed_) co_return false;  // the deadline passed meanwhile
-    if (ec) continue;
-    for (const auto& entry : results) {
-      pending_socket_.emplace(executor_);
-      co_await pending_socket_->async_connect(entry.endpoint(), asio::redirect_error(asio::use_awaitable, ec));
-      if (failed_) co_return false;
-      if (!ec) break;
-    }
+    pending_socket_.emplace(executor_);
+    co_await pending_socket_->async_connect(asio::ip::tcp::endpoint(t.address, t.port),
+                                            asio::redirect_error(asio::use_awaitable, ec));
+    if (failed_) co_return false;
     if (!ec) {
       direct_tls_ = t.direct_tls;
       break;
     }
+    spdlog::debug("s2s out {}: {}:{}: {}", remote_, t.address.to_string(), t.port, ec.message());
   }
   if (ec || !pending_socket_) {
     spdlog::info("s2s out {}: cannot connect: {}", remote_, ec.message());
@@ -76,7 +93,7 @@ asio::awaitable<bool> s2s_stream::connect() {
   conn_.emplace(std::move(*pending_socket_));
   pending_socket_.reset();
   peer_ip_ = conn_->remote_ip();
-  spdlog::debug("s2s out {}: connected to {} for {}", remote_, peer_ip_, local_);
+  spdlog::debug("s2s out {}: connected to {} for {}{}", remote_, peer_ip_, local_, direct_tls_ ? " (direct TLS)" : "");
   co_return true;
 }
 
@@ -201,8 +218,33 @@ asio::awaitable<void> s2s_stream::out_element(xml::element el) {
     if (!out_authenticated_) out_fail(stanza_condition::remote_server_not_found, "stream error");
     co_return;
   }
-  // Stanzas on our outgoing stream would need XEP-0288 (bidirectional streams), which we do
-  // not request; they are ignored.
+  if (el.ns() == xml::ns_server && is_stanza_name(el.name()) && bidi_ && out_authenticated_) {
+    // XEP-0288 §2: the peer sends on our stream only what it is authenticated for here, the
+    // inverse of our domain pair: from its domain to ours.
+    const std::string* from_attr = el.attr("from");
+    const std::string* to_attr = el.attr("to");
+    std::optional<jid> from = from_attr ? jid::parse(*from_attr) : std::nullopt;
+    std::optional<jid> to = to_attr ? jid::parse(*to_attr) : std::nullopt;
+    if (!from || !to) {
+      close(stream_condition::improper_addressing);
+      co_return;
+    }
+    if (from->domain() != remote_) {
+      close(stream_condition::invalid_from);
+      co_return;
+    }
+    if (to->domain() != local_) {
+      close(stream_condition::host_unknown);
+      co_return;
+    }
+    to_client_namespace(el);
+    el.set_attr("from", from->str());
+    el.set_attr("to", to->str());
+    last_activity_ = std::chrono::steady_clock::now();
+    co_await srv_.route(std::move(el), nullptr);
+    co_return;
+  }
+  // Anything else (stanzas without XEP-0288 having been enabled) is not for us.
   spdlog::debug("s2s out {}: ignored <{}/> in {}", remote_, el.name(), el.ns());
 }
 
@@ -233,6 +275,12 @@ asio::awaitable<void> s2s_stream::out_features(const xml::element& f) {
     co_return;
   }
   if (out_authenticated_ || dialback_sent_ || sasl_tried_) co_return;
+  if (!bidi_ && f.child("bidi", ns_bidi_feature)) {
+    // XEP-0288 §2: enable bidirectionality before authenticating, so that the peer need not
+    // open a connection of its own to answer.
+    bidi_ = true;
+    send_raw("<bidi xmlns='urn:xmpp:bidi'/>");
+  }
   if (tls_) {
     if (const xml::element* mechs = f.child("mechanisms", ns_sasl)) {
       for (const xml::element* m : mechs->elements()) {
@@ -296,6 +344,17 @@ void s2s_stream::out_fail(stanza_condition c, std::string_view why) {
 
 void s2s_stream::enqueue(xml::element stanza, std::string bounce_to) {
   asio::post(executor_, [self = shared_from_this(), st = std::move(stanza), bounce_to = std::move(bounce_to)]() mutable {
+    if (!self->outgoing_) {
+      // A bidirectional incoming stream (XEP-0288) carrying our stanzas.
+      if (self->finished_ || self->closing_) {
+        self->mgr_.remove_bidi(self.get());
+        self->mgr_.send(std::move(st), std::move(bounce_to));
+        return;
+      }
+      self->last_activity_ = std::chrono::steady_clock::now();
+      self->send_stanza(st);
+      return;
+    }
     if (self->failed_) {
       bounce(self->srv_, self->executor_, st, *self->failed_, bounce_to);
       return;

@@ -340,6 +340,7 @@ void s2s_stream::finish() {
     queue_.clear();
     for (auto& q : rest) mgr_.send(std::move(q.stanza), std::move(q.bounce_to));
   } else {
+    if (bidi_) mgr_.remove_bidi(this);
     mgr_.incoming_closed();
   }
 }

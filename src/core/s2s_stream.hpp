@@ -35,6 +35,11 @@ namespace starling {
 class server;
 class s2s_manager;
 
+// Stanza elements inheriting an s2s stream's default namespace arrive in jabber:server; inside
+// the server stanzas are jabber:client (RFC 6120 §4.8.3: the same vocabulary), so modules see
+// one namespace whatever stream a stanza came from.
+void to_client_namespace(xml::element& e);
+
 class s2s_stream : public std::enable_shared_from_this<s2s_stream>, private xml::stream_handler {
  public:
   using verify_callback = std::function<void(dialback_outcome)>;
@@ -82,6 +87,7 @@ class s2s_stream : public std::enable_shared_from_this<s2s_stream>, private xml:
   void in_db_verify(const xml::element& el);
   void in_features();
   void dialback_done(std::string remote, std::string local, dialback_outcome outcome);
+  void in_authenticated(const std::string& remote, const std::string& local);
 
   // Outgoing side (s2s_out.cpp).
   void send_header();
@@ -132,6 +138,7 @@ class s2s_stream : public std::enable_shared_from_this<s2s_stream>, private xml:
   std::set<std::string> authenticated_;  // remote domains allowed as 'from' (incoming)
   std::set<std::string> dialback_pending_;  // "remote\nlocal" being verified
   bool sasl_done_ = false;
+  bool bidi_ = false;  // XEP-0288 enabled on this stream (by the peer, or by us outgoing)
 
   // Outgoing.
   std::string local_, remote_;

@@ -56,10 +56,13 @@ def test_xep0178_sasl_external_both_ways(pair):
     assert m.get('from') == alice.jid
     send_message(bob, alice.jid, 'delivered')
     recv_message(alice, body='delivered')
-    assert wait_log(x, r'y\.test authenticated by certificate \(SASL EXTERNAL\) for x\.test')
     assert wait_log(y, r'x\.test authenticated by certificate \(SASL EXTERNAL\) for y\.test')
     assert wait_log(x, r's2s out y\.test: authenticated for x\.test \(SASL EXTERNAL, TLS\)')
     assert 'authenticated by dialback' not in x.log_text() + y.log_text()
+    # XEP-0288: x.test enabled bidi on its stream, so y.test answered over it instead of
+    # opening a connection of its own (no dialback verification needed one either).
+    assert wait_log(y, r'bidirectional for y\.test -> x\.test')
+    assert 's2s out x.test: new stream' not in y.log_text()
 
 
 def test_require_valid_certificates_turns_away_untrusted_peer(pair):
