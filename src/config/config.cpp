@@ -39,6 +39,12 @@ fs::path server_config::resolve(const fs::path& p) const {
   return (data_dir / p).lexically_normal();
 }
 
+const s2s_route* s2s_settings::find_route(std::string_view domain) const {
+  for (const auto& r : routes)
+    if (r.domain == domain) return &r;
+  return nullptr;
+}
+
 fs::path server_config::certificate_for(const virtual_host& host) const {
   return host.certificate.empty() ? tls.certificate : host.certificate;
 }
@@ -60,9 +66,9 @@ constexpr resource_conflict conflict_values[] = {resource_conflict::replace,
 // not a typo.
 constexpr std::string_view storage_backends[] = {"sqlite", "postgresql"};
 constexpr std::string_view mam_default_modes[] = {"always", "never", "roster"};
-constexpr std::string_view listener_types[] = {"c2s", "c2s_tls"};
-constexpr listener_kind listener_values[] = {listener_kind::c2s_starttls,
-                                             listener_kind::c2s_direct_tls};
+constexpr std::string_view listener_types[] = {"c2s", "c2s_tls", "s2s", "s2s_tls"};
+constexpr listener_kind listener_values[] = {listener_kind::c2s_starttls, listener_kind::c2s_direct_tls,
+                                             listener_kind::s2s_starttls, listener_kind::s2s_direct_tls};
 
 constexpr int64_t one_day = 86400;
 
@@ -107,6 +113,7 @@ class loader {
     if (auto* t = top.read_table("auth")) read_auth(*t, cfg.auth);
     if (auto* t = top.read_table("registration")) read_registration(*t, cfg.registration);
     if (auto* t = top.read_table("limits")) read_limits(*t, cfg.limit);
+    if (auto* t = top.read_table("s2s")) read_s2s(*t, cfg.s2s);
     if (auto* t = top.read_table("storage")) read_storage(*t, cfg.storage);
     if (auto* t = top.read_table("modules")) read_modules(*t, cfg.modules);
     if (auto* t = top.read_table("stream_management")) read_stream_management(*t, cfg.sm);
@@ -151,6 +158,7 @@ class loader {
     // SQLite's in-memory database is a name, not a file.
     if (cfg.storage.path != ":memory:") cfg.storage.path = cfg.resolve(cfg.storage.path);
     cfg.log.file = cfg.resolve(cfg.log.file);
+    cfg.s2s.ca_file = cfg.resolve(cfg.s2s.ca_file);
   }
 
  private:
@@ -276,6 +284,87 @@ class loader {
     r.read_int("max_vcard_size", 1024, 16 * 1024 * 1024, out.max_vcard_size, "a number of bytes");
     r.read_int("max_subscriptions_per_minute", 1, 1'000'000, out.max_subscriptions_per_minute);
     r.finish();
+  }
+
+  void read_s2s(const toml::table& t, s2s_settings& out) {
+    table_reader r(errors_, t, "s2s", table_reader::table_kind::table);
+    r.read_bool("enabled", out.enabled);
+    r.read_bool("require_encryption", out.require_encryption);
+    r.read_bool("require_valid_certificates", out.require_valid_certificates);
+    r.read_bool("dialback", out.dialback);
+    r.read_path("ca_file", out.ca_file);
+    r.read_string("dns_servers", out.dns_servers, "DNS servers as \"ip\" or \"ip:port\", comma-separated");
+    r.read_string("dialback_secret", out.dialback_secret, "a secret string");
+    r.read_seconds("connect_timeout", 1, 600, out.connect_timeout);
+    r.read_seconds("handshake_timeout", 1, 3600, out.handshake_timeout);
+    r.read_seconds("idle_timeout", 0, one_week, out.idle_timeout);
+    r.read_int("max_queued_stanzas", 1, 1'000'000, out.max_queued_stanzas);
+    r.read_int("max_streams", 1, 1'000'000, out.max_streams);
+    if (auto* routes = r.read_table("routes")) read_s2s_routes(*routes, out);
+    r.finish();
+    if (!out.dialback && !out.require_encryption)
+      errors_.add(r.position(),
+                  "[s2s] dialback = false needs require_encryption = true: without dialback, peers "
+                  "can only authenticate with certificates, which needs TLS");
+  }
+
+  // [s2s.routes]: "domain" = "host:port" or "tls://host:port" (IPv6 as "[::1]:5269").
+  void read_s2s_routes(const toml::table& t, s2s_settings& out) {
+    for (const auto& [key, node] : t) {
+      std::string domain_in(key.str());
+      auto at = node.source().begin;
+      const auto* v = node.as_string();
+      if (!v) {
+        errors_.add(at, fmt::format("[s2s.routes] {} is {}; expected a string \"host:port\" or "
+                                    "\"tls://host:port\"",
+                                    table_reader::quote(domain_in), with_article(toml_type_name(node.type()))));
+        continue;
+      }
+      auto domain = prepare_domain(domain_in);
+      if (!domain) {
+        errors_.add(at, fmt::format("[s2s.routes] {} is not a valid domain name; expected a domain such "
+                                    "as \"example.org\"",
+                                    table_reader::quote(domain_in)));
+        continue;
+      }
+      s2s_route route;
+      route.domain = *domain;
+      std::string_view text = v->get();
+      if (text.starts_with("tls://")) {
+        route.direct_tls = true;
+        text.remove_prefix(6);
+      } else if (text.starts_with("tcp://")) {
+        text.remove_prefix(6);
+      }
+      std::string_view host, port;
+      if (text.starts_with("[")) {
+        auto close = text.find(']');
+        if (close != std::string_view::npos) {
+          host = text.substr(1, close - 1);
+          if (close + 1 < text.size() && text[close + 1] == ':') port = text.substr(close + 2);
+        }
+      } else if (auto colon = text.rfind(':'); colon != std::string_view::npos) {
+        host = text.substr(0, colon);
+        port = text.substr(colon + 1);
+      }
+      unsigned long p = 0;
+      bool port_ok = !port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string_view::npos;
+      if (port_ok) p = std::stoul(std::string(port));
+      if (host.empty() || !port_ok || p == 0 || p > 65535) {
+        errors_.add(at, fmt::format("[s2s.routes] {} = {} is not an address; expected \"host:port\" or "
+                                    "\"tls://host:port\" with a port from 1 to 65535, e.g. \"192.0.2.1:5269\"",
+                                    table_reader::quote(domain_in), table_reader::quote(v->get())));
+        continue;
+      }
+      route.host = std::string(host);
+      route.port = static_cast<uint16_t>(p);
+      if (out.find_route(route.domain)) {
+        errors_.add(at, fmt::format("[s2s.routes] {} is given twice; expected each domain once",
+                                    table_reader::quote(domain_in)));
+        continue;
+      }
+      out.routes.push_back(std::move(route));
+    }
   }
 
   void read_storage(const toml::table& t, storage_settings& out) {

@@ -30,7 +30,9 @@ struct virtual_host {
   bool operator==(const virtual_host&) const = default;
 };
 
-enum class listener_kind { c2s_starttls, c2s_direct_tls };
+// s2s listeners (RFC 6120 §4, port 5269 with STARTTLS; XEP-0368 direct TLS on 5270) accept
+// server-to-server streams.
+enum class listener_kind { c2s_starttls, c2s_direct_tls, s2s_starttls, s2s_direct_tls };
 
 struct listener {
   listener_kind kind = listener_kind::c2s_starttls;
@@ -94,6 +96,35 @@ struct limits {
   uint32_t max_vcard_size = 64 * 1024;               // bytes
   uint32_t max_subscriptions_per_minute = 100;       // outbound subscribe requests per account
   bool operator==(const limits&) const = default;
+};
+
+// A fixed address for a remote domain ([s2s] routes): private federations and tests; used
+// instead of DNS discovery.
+struct s2s_route {
+  std::string domain;  // prepared domain
+  std::string host;    // IP literal or host name
+  uint16_t port = 5269;
+  bool direct_tls = false;  // "tls://host:port": TLS from the first byte (XEP-0368)
+  bool operator==(const s2s_route&) const = default;
+};
+
+// Server-to-server (federation, RFC 6120 §4 and §13, XEP-0220, XEP-0178).
+struct s2s_settings {
+  bool enabled = true;                       // false: stanzas to other domains bounce
+  std::vector<s2s_route> routes;             // per-domain overrides of DNS discovery
+  bool require_encryption = true;            // TLS on every s2s stream (RFC 7590)
+  bool require_valid_certificates = false;   // peers must authenticate by certificate
+  bool dialback = true;                      // Server Dialback (XEP-0220) allowed
+  std::filesystem::path ca_file;             // extra trust anchors for peers (system store too)
+  std::string dns_servers;                   // c-ares server list; empty: /etc/resolv.conf
+  std::string dialback_secret;               // XEP-0185 secret; empty: random per start
+  std::chrono::seconds connect_timeout{10};  // resolve + TCP connect
+  std::chrono::seconds handshake_timeout{30};  // connect to authenticated (both directions)
+  std::chrono::seconds idle_timeout{600};    // close streams without traffic
+  uint32_t max_queued_stanzas = 1000;        // per remote domain while connecting
+  uint32_t max_streams = 1000;               // incoming s2s streams at once
+  const s2s_route* find_route(std::string_view domain) const;
+  bool operator==(const s2s_settings&) const = default;
 };
 
 struct storage_settings {
@@ -193,6 +224,7 @@ struct server_config {
   auth_settings auth;
   registration_settings registration;
   limits limit;
+  s2s_settings s2s;
   storage_settings storage;
   log_settings log;
   module_settings modules;

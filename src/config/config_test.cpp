@@ -321,7 +321,7 @@ TEST(Errors, UnknownTopLevelKey) {
   // what matters here.
   EXPECT_THAT(e.message, HasSubstr("unknown key \"thread\" at top level; expected one of: data_dir, "
                                    "threads, [log], [tls], [auth], [registration], [limits], "
-                                   "[storage], [modules]"));
+                                   "[s2s], [storage], [modules]"));
   EXPECT_THAT(e.message, HasSubstr("[[host]], [[listener]]"));
   EXPECT_THAT(e.message, HasSubstr("did you mean \"threads\"?"));
 }
@@ -367,6 +367,7 @@ INSTANTIATE_TEST_SUITE_P(
                       std::pair<std::string, std::string>{"[auth]", "mechanisms"},
                       std::pair<std::string, std::string>{"[registration]", "min_interval_per_ip"},
                       std::pair<std::string, std::string>{"[limits]", "max_stanza_size"},
+                      std::pair<std::string, std::string>{"[s2s]", "enabled"},
                       std::pair<std::string, std::string>{"[storage]", "backend"},
                       std::pair<std::string, std::string>{"[modules]", "version_show_os"},
                       std::pair<std::string, std::string>{"[[host]]", "name"},
@@ -483,10 +484,10 @@ TEST(Errors, BadChoices) {
     EXPECT_EQ(e.line, 2u) << c.text;
     EXPECT_THAT(e.message, HasSubstr(c.message)) << c.text;
   }
-  auto type = single_error("[[host]]\nname = \"a.org\"\n[[listener]]\ntype = \"s2s\"\n");
+  auto type = single_error("[[host]]\nname = \"a.org\"\n[[listener]]\ntype = \"s2s_plain\"\n");
   EXPECT_EQ(type.line, 4u);
-  EXPECT_THAT(type.message, HasSubstr("[[listener]] type = \"s2s\" is not allowed; expected one "
-                                      "of: \"c2s\", \"c2s_tls\""));
+  EXPECT_THAT(type.message, HasSubstr("[[listener]] type = \"s2s_plain\" is not allowed; expected one "
+                                      "of: \"c2s\", \"c2s_tls\", \"s2s\", \"s2s_tls\""));
 }
 
 TEST(Errors, Mechanisms) {
@@ -684,6 +685,65 @@ level = "loud"
 TEST(Errors, ValuesAreQuotedSafely) {
   auto e = single_error(std::string("[log]\nlevel = \"a\\nb\\\"c\"\n") + minimal);
   EXPECT_THAT(e.message, HasSubstr("level = \"a\\u000Ab\\\"c\" is not allowed"));
+}
+
+// --- [s2s] --------------------------------------------------------------------------------------
+
+TEST(S2s, DefaultsAndRoutes) {
+  std::string text = std::string(minimal) + R"(
+[[listener]]
+type = "s2s"
+port = 5269
+[s2s]
+require_valid_certificates = true
+ca_file = "certs/peers.pem"
+dns_servers = "127.0.0.1:5353"
+handshake_timeout = 5
+[s2s.routes]
+"Partner.Example" = "192.0.2.10:5270"
+"v6.example" = "tls://[2001:db8::1]:5269"
+)";
+  auto r = load(text);
+  ASSERT_TRUE(r.config) << all_errors(r);
+  const auto& s = r.config->s2s;
+  EXPECT_TRUE(s.enabled);
+  EXPECT_TRUE(s.dialback);
+  EXPECT_TRUE(s.require_encryption);
+  EXPECT_TRUE(s.require_valid_certificates);
+  EXPECT_EQ(s.ca_file, "/etc/starling/certs/peers.pem");
+  EXPECT_EQ(s.dns_servers, "127.0.0.1:5353");
+  EXPECT_EQ(s.handshake_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(s.idle_timeout, std::chrono::seconds(600));
+  EXPECT_EQ(r.config->listeners.back().kind, cfg::listener_kind::s2s_starttls);
+  ASSERT_EQ(s.routes.size(), 2u);
+  const auto* p = s.find_route("partner.example");  // prepared like any domain
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->host, "192.0.2.10");
+  EXPECT_EQ(p->port, 5270);
+  EXPECT_FALSE(p->direct_tls);
+  const auto* v6 = s.find_route("v6.example");
+  ASSERT_TRUE(v6);
+  EXPECT_EQ(v6->host, "2001:db8::1");
+  EXPECT_TRUE(v6->direct_tls);
+  EXPECT_FALSE(s.find_route("other.example"));
+}
+
+TEST(S2s, BadRouteIsReportedWithItsLine) {
+  std::string text = std::string(minimal) + "[s2s.routes]\n\"b.example\" = \"192.0.2.1\"\n";
+  auto e = single_error(text);
+  EXPECT_EQ(e.line, line_of(text, "\"b.example\""));
+  EXPECT_THAT(e.message, HasSubstr("is not an address; expected \"host:port\""));
+  e = single_error(std::string(minimal) + "[s2s.routes]\n\"b.example\" = \"h:70000\"\n");
+  EXPECT_THAT(e.message, HasSubstr("port from 1 to 65535"));
+  e = single_error(std::string(minimal) + "[s2s.routes]\n\"b.example\" = 5269\n");
+  EXPECT_THAT(e.message, HasSubstr("expected a string"));
+  e = single_error(std::string(minimal) + "[s2s.routes]\n\"bad domain..\" = \"h:1\"\n");
+  EXPECT_THAT(e.message, HasSubstr("not a valid domain name"));
+}
+
+TEST(S2s, DialbackOffNeedsEncryption) {
+  auto e = single_error(std::string(minimal) + "[s2s]\ndialback = false\nrequire_encryption = false\n");
+  EXPECT_THAT(e.message, HasSubstr("dialback = false needs require_encryption = true"));
 }
 
 // --- the documentation --------------------------------------------------------------------------

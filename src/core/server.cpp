@@ -7,6 +7,7 @@
 #include <boost/asio/redirect_error.hpp>
 
 #include "core/c2s_session.hpp"
+#include "core/s2s_manager.hpp"
 #include "util/random.hpp"
 
 namespace starling {
@@ -24,6 +25,7 @@ server::server(config::server_config cfg)
       auth_fail_ip_(cfg_.auth.max_failures_per_ip, cfg_.auth.failure_window),
       auth_fail_account_(cfg_.auth.max_failures_per_account, cfg_.auth.failure_window),
       registrations_ip_(1, cfg_.registration.min_interval_per_ip) {
+  s2s_ = std::make_unique<s2s_manager>(*this);
   if (cfg_.registration.min_interval_per_ip.count() == 0) registrations_ip_.set_limits(0, std::chrono::seconds(1));
 }
 
@@ -35,12 +37,14 @@ server::~server() {
   cpu_pool_.join();
   for (auto& m : modules_) m->stop();
   sessions_.clear();
+  s2s_->clear();
   {
     // Their timers belong to the io_contexts destroyed next.
     std::lock_guard lock(pending_mutex_);
     pending_iqs_.clear();
   }
   io_.reset();
+  s2s_.reset();  // after the streams, which call it until their io_context goes
   modules_.clear();
   if (db_) db_->close();
 }
@@ -62,6 +66,10 @@ bool server::reload_tls() {
   opts.ciphers = cfg_.tls.ciphers;
   std::string error;
   if (!tls_.load(ids, opts, error)) {
+    spdlog::error("TLS: {}", error);
+    return false;
+  }
+  if (!s2s_->load_tls(error)) {
     spdlog::error("TLS: {}", error);
     return false;
   }
@@ -129,8 +137,9 @@ asio::awaitable<void> server::accept_loop(const config::listener& l) {
     stop();
     co_return;
   }
-  const bool direct_tls = l.kind == config::listener_kind::c2s_direct_tls;
-  spdlog::info("listening on {}:{} ({})", l.address, l.port, direct_tls ? "c2s direct TLS" : "c2s STARTTLS");
+  const bool s2s = l.kind == config::listener_kind::s2s_starttls || l.kind == config::listener_kind::s2s_direct_tls;
+  const bool direct_tls = l.kind == config::listener_kind::c2s_direct_tls || l.kind == config::listener_kind::s2s_direct_tls;
+  spdlog::info("listening on {}:{} ({} {})", l.address, l.port, s2s ? "s2s" : "c2s", direct_tls ? "direct TLS" : "STARTTLS");
   for (;;) {
     auto& ctx = io_->next();
     auto socket = co_await acceptor.async_accept(ctx, asio::redirect_error(asio::use_awaitable, ec));
@@ -140,6 +149,11 @@ asio::awaitable<void> server::accept_loop(const config::listener& l) {
       spdlog::warn("accept on {}:{}: {}", l.address, l.port, ec.message());
       asio::steady_timer t(exec, std::chrono::milliseconds(100));
       co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    if (s2s) {
+      // Servers share addresses (many domains behind one host): [s2s] max_streams limits them.
+      s2s_->accept(std::move(socket), direct_tls);
       continue;
     }
     error_code ignored;
@@ -181,6 +195,11 @@ void server::reply(iq_request& req, const xml::element& r) {
 }
 
 bool server::deliver_to_full(const jid& to, const xml::element& stanza) {
+  if (!is_local_host(to.domain())) {
+    if (!cfg_.s2s.enabled) return false;
+    s2s_->send(stanza);
+    return true;
+  }
   auto s = sessions_.find(to);
   if (!s) return false;
   s->deliver(stanza);
@@ -220,8 +239,13 @@ asio::awaitable<void> server::route(xml::element stanza, c2s_session* origin) {
   }
 
   if (!is_local_host(to->domain())) {
-    // Federation is not configured: RFC 6120 §8.3.3.16.
-    bounce(*this, origin, stanza, stanza_condition::remote_server_not_found);
+    // Federation switched off: RFC 6120 §8.3.3.16. Otherwise the s2s layer delivers, or
+    // bounces once the remote domain turns out unreachable (§8.3.3.16, §8.3.3.17).
+    if (!cfg_.s2s.enabled || !is_local_host(from->domain())) {
+      bounce(*this, origin, stanza, stanza_condition::remote_server_not_found);
+      co_return;
+    }
+    s2s_->send(std::move(stanza), origin && origin->is_bound() ? origin->full_jid().str() : std::string());
     co_return;
   }
 
@@ -279,7 +303,7 @@ asio::awaitable<std::optional<xml::element>> server::request(xml::element iq, st
     pending_iqs_[id] = p;
   }
   p->timer.expires_after(timeout);
-  // Requests go to local sessions only until federation exists.
+  // To a local session, or over federation (deliver_to_full hands remote JIDs to s2s).
   if (deliver_to_full(*to, iq)) {
     error_code ec;
     co_await p->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));

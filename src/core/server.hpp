@@ -35,6 +35,7 @@
 namespace starling {
 
 class c2s_session;
+class s2s_manager;
 
 // Stream negotiation stages at which a module may offer a stream feature.
 enum class feature_stage { before_tls, before_auth, after_auth };
@@ -117,6 +118,10 @@ class server {
   sasl2_registry& sasl2() { return sasl2_; }
   server_hooks& hooks() { return hooks_; }
   net::tls_store& tls() { return tls_; }
+  // Federation: outgoing streams, dialback, peer certificates (core/s2s_manager.hpp).
+  s2s_manager& s2s() { return *s2s_; }
+  // The network thread for a new connection (round robin), e.g. an outgoing s2s stream.
+  boost::asio::io_context& next_context() { return io_->next(); }
   rate_limiter& auth_failures_ip() { return auth_fail_ip_; }
   rate_limiter& auth_failures_account() { return auth_fail_account_; }
   rate_limiter& registrations_ip() { return registrations_ip_; }
@@ -134,7 +139,9 @@ class server {
   boost::asio::awaitable<std::optional<xml::element>> request(xml::element iq, std::chrono::milliseconds timeout);
   // Sends the answer to an IQ request back to its sender.
   void reply(iq_request& req, const xml::element& r);
-  // Sends a stanza to the local session holding full JID `to`; false if none.
+  // Sends a stanza to the local session holding full JID `to`; false if none. A JID at a
+  // remote domain goes to federation instead (true: accepted for delivery), so that replies
+  // and errors that modules send this way reach remote senders too.
   bool deliver_to_full(const jid& to, const xml::element& stanza);
 
   // Runs CPU-heavy work (PBKDF2) on the worker pool and resumes on the caller's executor.
@@ -174,6 +181,7 @@ class server {
   std::unique_ptr<net::io_pool> io_;
   boost::asio::thread_pool cpu_pool_;
   net::tls_store tls_;
+  std::unique_ptr<s2s_manager> s2s_;
   std::unique_ptr<storage::sqlite_database> db_;
   std::vector<storage::migration> migrations_;
   session_manager sessions_;

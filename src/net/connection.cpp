@@ -55,6 +55,37 @@ awaitable<error_code> connection::tls_accept(SSL_CTX* ctx) {
   co_return error_code{};
 }
 
+awaitable<error_code> connection::tls_accept_with_peer_certificate(SSL_CTX* ctx) {
+  ssl_ = SSL_new(ctx);
+  if (!ssl_ || SSL_set_fd(ssl_, static_cast<int>(socket_.native_handle())) != 1) co_return ssl_failure();
+  // Ask for a certificate, but keep the handshake going whatever it is: verification happens
+  // against the domain the peer claims, which is only known from its stream header.
+  SSL_set_verify(ssl_, SSL_VERIFY_PEER, [](int, X509_STORE_CTX*) { return 1; });
+  SSL_set_accept_state(ssl_);
+  co_return co_await handshake();
+}
+
+awaitable<error_code> connection::tls_connect(SSL_CTX* ctx, const std::string& server_name) {
+  ssl_ = SSL_new(ctx);
+  if (!ssl_ || SSL_set_fd(ssl_, static_cast<int>(socket_.native_handle())) != 1) co_return ssl_failure();
+  if (!server_name.empty()) SSL_set_tlsext_host_name(ssl_, server_name.c_str());
+  SSL_set_connect_state(ssl_);
+  co_return co_await handshake();
+}
+
+awaitable<error_code> connection::handshake() {
+  for (;;) {
+    ERR_clear_error();
+    int r = SSL_do_handshake(ssl_);
+    if (r == 1) break;
+    int err = SSL_get_error(ssl_, r);
+    if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) co_return ssl_failure();
+    if (auto ec = co_await wait_for(socket_, err)) co_return ec;
+  }
+  handshake_done_ = true;
+  co_return error_code{};
+}
+
 awaitable<size_t> connection::read_some(std::span<char> buf, error_code& ec) {
   ec = {};
   for (;;) {

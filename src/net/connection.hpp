@@ -29,6 +29,12 @@ class connection {
   // Server-side TLS handshake with the given context (SNI may switch it). Returns an error
   // code on failure (the caller closes).
   awaitable<boost::system::error_code> tls_accept(SSL_CTX* ctx);
+  // The same, asking the peer for a certificate that is accepted whatever it is: server-to-
+  // server streams check it afterwards against the peer's domain (XEP-0178, RFC 6125).
+  awaitable<boost::system::error_code> tls_accept_with_peer_certificate(SSL_CTX* ctx);
+  // Client-side TLS handshake (outgoing s2s), sending `server_name` as SNI. The peer's
+  // certificate is not checked here; the caller decides what a failed check means.
+  awaitable<boost::system::error_code> tls_connect(SSL_CTX* ctx, const std::string& server_name);
   bool is_tls() const { return ssl_ != nullptr && handshake_done_; }
   SSL* ssl() const { return ssl_; }
 
@@ -44,6 +50,7 @@ class connection {
   const std::string& remote_ip() const { return remote_ip_; }
 
  private:
+  awaitable<boost::system::error_code> handshake();
   boost::asio::ip::tcp::socket socket_;
   SSL* ssl_ = nullptr;
   bool handshake_done_ = false;

@@ -59,6 +59,8 @@ def _toml_value(v):
         return json.dumps(v)
     if isinstance(v, (list, tuple)):
         return '[' + ', '.join(_toml_value(x) for x in v) + ']'
+    if isinstance(v, dict):  # inline table, e.g. [s2s] routes = { "b.test" = "127.0.0.1:5269" }
+        return '{ ' + ', '.join('%s = %s' % (json.dumps(k), _toml_value(x)) for k, x in v.items()) + ' }'
     raise TypeError(v)
 
 
@@ -131,7 +133,7 @@ class Server:
     """One running starlingd."""
 
     def __init__(self, name, overrides=None, users=DEFAULT_USERS, password=PASSWORD,
-                 extra_hosts=()):
+                 extra_hosts=(), extra_listeners=()):
         for binary in (STARLINGD, STARLINGCTL):
             if not os.path.exists(binary):
                 pytest.skip('not built: %s (set STARLINGD / STARLINGCTL)' % binary)
@@ -147,6 +149,8 @@ class Server:
         self.config = deep_merge(cfg, overrides)  # lists (host, listener) are replaced
         for h in extra_hosts:
             self.config['host'].append(h)
+        for listener in extra_listeners:  # e.g. an s2s listener next to the default c2s ones
+            self.config['listener'].append(listener)
         self.config_path = os.path.join(self.dir, 'starling.toml')
         with open(self.config_path, 'w') as f:
             f.write(to_toml(self.config))

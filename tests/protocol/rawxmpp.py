@@ -356,7 +356,7 @@ def unb64(text: Optional[str]) -> bytes:
 
 class Client:
     def __init__(self, port, host='127.0.0.1', timeout=DEFAULT_TIMEOUT, direct_tls=False,
-                 tls_min=None, tls_max=None, name=None):
+                 tls_min=None, tls_max=None, name=None, sock=None):
         self.port = port
         self.host = host
         self.timeout = timeout
@@ -379,7 +379,10 @@ class Client:
         self.cb_types = None
         with _active_lock:
             ACTIVE.append(self)
-        sock = socket.create_connection((host, port), timeout=timeout)
+        # `sock`: an already connected socket (e.g. accepted from a server we test, acting
+        # as a peer server in federation tests).
+        if sock is None:
+            sock = socket.create_connection((host, port), timeout=timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.t = Transport(sock)
         if direct_tls:

@@ -2,9 +2,9 @@
 // state machine of roster/subscription.hpp) and presence exchange: initial presence broadcast
 // and probes, subsequent and unavailable broadcasts, directed presence remembered for the
 // logoff broadcast, unavailable presence when a session ends in any way, delivery of inbound
-// presence (RFC 6121 §8.5), probe answers for offline or unsubscribed probers (§4.3.2).
-// Not implemented: storage of subscribed/unsubscribe notifications for offline users (the
-// roster carries the new state).
+// presence (RFC 6121 §8.5), probe answers for offline or unsubscribed probers (§4.3.2), for
+// local and remote (federated) contacts alike. Not implemented: storage of
+// subscribed/unsubscribe notifications for offline users (the roster carries the new state).
 //
 // Subscription floods: at most `limits.max_subscriptions_per_minute` outbound subscribe
 // requests per account per minute; beyond that the request is answered with a presence error
@@ -196,11 +196,8 @@ class presence_module : public module {
   asio::awaitable<void> outbound_subscription(std::shared_ptr<c2s_session> s, xml::element el, sub_type type,
                                               jid contact) {
     jid user = s->bare_jid();
-    if (!srv_->is_local_host(contact.domain())) {
-      // Remote contacts need federation: let the router answer.
-      co_await srv_->route(std::move(el), s.get());
-      co_return;
-    }
+    // Remote contacts take the same path: the user's side of the state machine runs here, the
+    // contact's side on the contact's server, which the router reaches over federation.
     if (type == sub_type::subscribe) {
       const std::string key = user.str();
       if (!subscribe_limit_->allowed(key)) {
