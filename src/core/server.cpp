@@ -77,6 +77,15 @@ bool server::reload_tls() {
   return true;
 }
 
+namespace {
+// XEP-0386 §3 with XEP-0198: an inline <enable/> is answered inside <bound/> with <enabled/>
+// or <failed/> (the session is bound at this point, as XEP-0198 §3 requires).
+asio::awaitable<void> sm_bind2_inline(c2s_session& s, const xml::element& req, xml::element& bound) {
+  if (req.name() == "enable") bound.add_child(s.enable_sm(req));
+  co_return;
+}
+}  // namespace
+
 bool server::start() {
   started_at_ = std::chrono::system_clock::now();
   if (!reload_tls()) return false;
@@ -90,6 +99,7 @@ bool server::start() {
     spdlog::error("storage: {}", error);
     return false;
   }
+  if (cfg_.sm.enabled) bind2_.add("urn:xmpp:sm:3", sm_bind2_inline);
   for (const auto& entry : module_registry()) {
     auto m = entry.factory();
     m->start(*this);

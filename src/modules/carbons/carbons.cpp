@@ -105,8 +105,16 @@ void set_enabled(c2s_session& s, bool enabled) { the_registry().set(s, enabled);
 
 class carbons_module : public module {
  public:
+  // XEP-0280 §4 via XEP-0386: <enable xmlns='urn:xmpp:carbons:2'/> inline in the Bind 2
+  // request enables carbons for the new session (there is no answer element).
+  static boost::asio::awaitable<void> bind2_inline(c2s_session& s, const xml::element& req, xml::element&) {
+    if (req.name() == "enable") set_enabled(s, true);
+    co_return;
+  }
+
   void start(server& srv) override {
     srv_ = &srv;
+    srv.bind2().add(std::string(ns_carbons), bind2_inline);
     srv.disco().add_feature(std::string(ns_carbons));  // §4
     auto handler = [](iq_request& r) { return handle_iq(r); };
     srv.iq().add(iq_target::self, std::string(ns_carbons), handler);

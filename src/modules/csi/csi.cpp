@@ -43,7 +43,14 @@ bool apply_state(c2s_session& s, const xml::element& el) {
 
 class csi_module : public module {
  public:
+  // XEP-0386: <inactive/> (or <active/>) inline in the Bind 2 request.
+  static boost::asio::awaitable<void> bind2_inline(c2s_session& s, const xml::element& req, xml::element&) {
+    apply_state(s, req);
+    co_return;
+  }
+
   void start(server& srv) override {
+    srv.bind2().add(std::string(ns_csi), bind2_inline);
     srv.add_feature([](c2s_session&, feature_stage stage, xml::element& f) {
       // XEP-0352 §3: advertised once the client is authenticated.
       if (stage == feature_stage::after_auth) f.add("csi", std::string(ns_csi));
