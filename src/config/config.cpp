@@ -488,6 +488,8 @@ class loader {
       }
       if (ok) cfg.external_services.push_back(std::move(svc));
     }
+  }
+
   void read_mam(const toml::table& t, mam_settings& out) {
     table_reader r(errors_, t, "mam", table_reader::table_kind::table);
     if (auto i = r.read_choice("default", mam_default_modes)) out.default_mode = mam_default_modes[*i];

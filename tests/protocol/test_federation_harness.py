@@ -4,6 +4,7 @@ certificate authentication (SASL EXTERNAL, XEP-0178) and with Server Dialback on
 (XEP-0220), discovery through the harness's DNS server (SRV, RFC 6120 §3.2). Also checks
 start_starling() and the client helper against Starling itself (c2s only)."""
 import os
+import time
 import ssl
 import socket
 
@@ -71,7 +72,15 @@ def test_prosody_and_ejabberd_users_federate(fed):
     assert fed.dns.queries.get(('_xmpp-server._tcp.' + PROSODY_DOMAIN, 33), 0) >= 1
     assert fed.dns.queries.get(('_xmpp-server._tcp.' + EJABBERD_DOMAIN, 33), 0) >= 1
     # The authentication method is the one the mode asks for.
-    ej_log = _log(os.path.join(fed.ejabberd.logs, 'ejabberd.log'))
+    # ejabberd writes its log asynchronously: wait (bounded) until the line of the expected
+    # inbound authentication is there before reading the rest.
+    wanted = 'Accepted inbound s2s %s authentication %s' % (
+        'EXTERNAL' if fed.mode == 'certs' else 'dialback', PROSODY_DOMAIN)
+    for _ in range(100):
+        ej_log = _log(os.path.join(fed.ejabberd.logs, 'ejabberd.log'))
+        if wanted in ej_log:
+            break
+        time.sleep(0.1)
     if fed.mode == 'certs':
         assert 'Accepted inbound s2s EXTERNAL authentication %s' % PROSODY_DOMAIN in ej_log
         assert 'Accepted outbound s2s EXTERNAL authentication' in ej_log
