@@ -85,17 +85,24 @@ xml::element item_element(const item& it, bool removed) {
   return e;
 }
 
-void push(server& srv, const jid& owner, const item& it, int64_t ver, bool removed, c2s_session* current) {
-  xml::element query("query", std::string(ns_roster));
+namespace {
+// RFC 6121 §2.1.6: a roster push to one resource; it carries no 'from' (it comes from the
+// user's own account).
+xml::element make_push(const jid& to, const item& it, int64_t ver, bool removed) {
+  xml::element iq("iq", std::string(xml::ns_client));
+  iq.set_attr("type", "set");
+  iq.set_attr("id", "push-" + util::random_token(12));
+  iq.set_attr("to", to.str());
+  auto& query = iq.add("query", std::string(ns_roster));
   query.set_attr("ver", std::to_string(ver));
   query.add_child(item_element(it, removed));
+  return iq;
+}
+}  // namespace
+
+void push(server& srv, const jid& owner, const item& it, int64_t ver, bool removed, c2s_session* current) {
   for (const auto& r : srv.sessions().resources(owner)) {
-    // RFC 6121 §2.1.6: a push carries no 'from' (it comes from the user's own account).
-    xml::element iq("iq", std::string(xml::ns_client));
-    iq.set_attr("type", "set");
-    iq.set_attr("id", "push-" + util::random_token(12));
-    iq.set_attr("to", r.full.str());
-    iq.add_child(query);
+    xml::element iq = make_push(r.full, it, ver, removed);
     auto s = r.session;
     if (s.get() == current) {
       if (!s->is_closing() && s->slot<roster_interest>().requested) s->send(iq);
@@ -140,16 +147,7 @@ asio::awaitable<void> handle_get(iq_request& req, c2s_session& s) {
       auto d = co_await g_store->delta(owner, *since);
       if (d) {
         req.srv.reply(req, make_result(req.stanza));
-        for (const auto& ch : d->changes) {
-          xml::element iq("iq", std::string(xml::ns_client));
-          iq.set_attr("type", "set");
-          iq.set_attr("id", "push-" + util::random_token(12));
-          iq.set_attr("to", s.full_jid().str());
-          auto& pq = iq.add("query", std::string(ns_roster));
-          pq.set_attr("ver", std::to_string(ch.ver));
-          pq.add_child(item_element(ch.it, ch.removed));
-          s.send(iq);
-        }
+        for (const auto& ch : d->changes) s.send(make_push(s.full_jid(), ch.it, ch.ver, ch.removed));
         co_return;
       }
     }
