@@ -54,12 +54,20 @@ struct options {
 };
 
 // Server process counters from /proc (Linux).
+struct thread_cpu {
+  int tid = 0;
+  std::string name;  // /proc/PID/task/TID/comm
+  double cpu_s = 0;  // utime + stime of this thread
+};
 struct proc_sample {
   bool valid = false;
   double cpu_s = 0;      // utime + stime
   uint64_t rss_kb = 0;   // VmRSS
+  // Per thread, when asked for: how evenly the server spreads its work over its threads
+  // bounds what a second core can add (the busiest thread saturates first).
+  std::vector<thread_cpu> threads;
 };
-proc_sample sample_process(int pid);
+proc_sample sample_process(int pid, bool with_threads = false);
 
 // Generator's own CPU (getrusage RUSAGE_SELF), seconds: user + system, and user only.
 double self_cpu_seconds();

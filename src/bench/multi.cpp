@@ -138,7 +138,7 @@ std::vector<phase_result> run_processes(const options& opts) {
     phase_result res;
     std::istringstream hs(heads[0].substr(2));
     hs >> res.name >> res.scenario;
-    res.server_before = sample_process(opts.server_pid);
+    res.server_before = sample_process(opts.server_pid, true);
     auto t0 = std::chrono::steady_clock::now();
     for (auto& c : kids) write_all(c.out, "G\n");
     std::vector<uint32_t> lat;
@@ -173,7 +173,7 @@ std::vector<phase_result> run_processes(const options& opts) {
       if (count) std::memcpy(lat.data() + old, bytes.data(), count * sizeof(uint32_t));
       unlink(path.c_str());
     }
-    res.server_after = sample_process(opts.server_pid);
+    res.server_after = sample_process(opts.server_pid, true);
     res.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (res.server_before.valid && res.server_after.valid)
       res.server_cpu_s = res.server_after.cpu_s - res.server_before.cpu_s;

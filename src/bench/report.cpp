@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fmt/format.h>
 #include <fstream>
 #include <numeric>
@@ -15,15 +17,16 @@
 
 namespace starling::bench {
 
-proc_sample sample_process(int pid) {
-  proc_sample s;
-  if (pid <= 0) return s;
-  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
+namespace {
+
+// utime + stime in seconds from a /proc stat file; negative if unreadable.
+double stat_cpu_seconds(const std::string& path) {
+  std::ifstream stat(path);
   std::string line;
-  if (!std::getline(stat, line)) return s;
+  if (!std::getline(stat, line)) return -1;
   // proc(5): the command name may contain spaces; fields resume after the last ')'.
   size_t close = line.rfind(')');
-  if (close == std::string::npos) return s;
+  if (close == std::string::npos) return -1;
   std::istringstream rest(line.substr(close + 2));
   std::string field;
   unsigned long long utime = 0, stime = 0;
@@ -32,7 +35,31 @@ proc_sample sample_process(int pid) {
     if (i == 15) stime = std::stoull(field);
   }
   static const long ticks = sysconf(_SC_CLK_TCK);
-  s.cpu_s = static_cast<double>(utime + stime) / static_cast<double>(ticks);
+  return static_cast<double>(utime + stime) / static_cast<double>(ticks);
+}
+
+}  // namespace
+
+proc_sample sample_process(int pid, bool with_threads) {
+  proc_sample s;
+  if (pid <= 0) return s;
+  double cpu = stat_cpu_seconds(fmt::format("/proc/{}/stat", pid));
+  if (cpu < 0) return s;
+  s.cpu_s = cpu;
+  std::string line;
+  if (with_threads) {
+    std::error_code ec;
+    for (const auto& e :
+         std::filesystem::directory_iterator(fmt::format("/proc/{}/task", pid), ec)) {
+      thread_cpu t;
+      t.tid = std::atoi(e.path().filename().c_str());
+      t.cpu_s = stat_cpu_seconds(e.path() / "stat");
+      if (t.tid <= 0 || t.cpu_s < 0) continue;  // the thread ended meanwhile
+      std::ifstream comm(e.path() / "comm");
+      std::getline(comm, t.name);
+      s.threads.push_back(std::move(t));
+    }
+  }
   std::ifstream status(fmt::format("/proc/{}/status", pid));
   while (std::getline(status, line)) {
     if (line.rfind("VmRSS:", 0) == 0) {
@@ -207,6 +234,30 @@ bool write_plot(const std::string& png, const std::vector<phase_result>& results
   return true;
 }
 
+namespace {
+
+// Per-thread CPU of the server during the phase, and the busiest thread's share of it.
+std::string thread_json(const proc_sample& before, const proc_sample& after) {
+  if (after.threads.empty()) return "";
+  std::string list;
+  double total = 0, busiest = 0;
+  for (const auto& t : after.threads) {
+    double start = 0;  // a thread born during the phase started at 0
+    for (const auto& b : before.threads)
+      if (b.tid == t.tid) start = b.cpu_s;
+    double d = std::max(0.0, t.cpu_s - start);
+    total += d;
+    busiest = std::max(busiest, d);
+    if (!list.empty()) list += ", ";
+    list += fmt::format("{{\"tid\": {}, \"name\": {}, \"cpu_s\": {}}}", t.tid,
+                        json_string(t.name), json_number(d));
+  }
+  return fmt::format(", \"threads\": [{}], \"busiest_thread_share\": {}", list,
+                     json_number(total > 0 ? busiest / total : 0));
+}
+
+}  // namespace
+
 bool write_json(const std::string& path, const options& o, const std::vector<phase_result>& results,
                 std::string& error) {
   std::string j = "{\n  \"tool\": \"starling-bench\",\n  \"config\": {";
@@ -257,6 +308,8 @@ bool write_json(const std::string& path, const options& o, const std::vector<pha
           json_number(r.server_cpu_s), json_number(per_op_us(r.server_cpu_s, r.ops)),
           json_number(r.wall_s > 0 ? r.server_cpu_s / r.wall_s : 0), r.server_before.rss_kb,
           r.server_after.rss_kb, json_number(rss_per_session));
+      j.pop_back();  // the closing brace: per-thread CPU follows
+      j += thread_json(r.server_before, r.server_after) + "}";
     } else {
       j += ", \"server\": null";
     }

@@ -575,7 +575,7 @@ phase_result run_phase(runner& r, std::string name, std::string scenario, Spawn 
   child_phase_begin(r.opts, res.name + " " + res.scenario);
   reset_counters(r);
   uint32_t phase = r.phase_id.fetch_add(1) + 1;
-  res.server_before = sample_process(r.opts.server_pid);
+  res.server_before = sample_process(r.opts.server_pid, true);
   double cpu0 = self_cpu_seconds();
   double user0 = self_user_seconds();
   auto t0 = clock::now();
@@ -626,7 +626,7 @@ phase_result run_phase(runner& r, std::string name, std::string scenario, Spawn 
     }
   }
   auto t1 = clock::now();
-  res.server_after = sample_process(r.opts.server_pid);
+  res.server_after = sample_process(r.opts.server_pid, true);
   res.client_cpu_s = self_cpu_seconds() - cpu0;
   res.client_user_s = self_user_seconds() - user0;
   res.wall_s = std::chrono::duration<double>(t1 - t0).count();

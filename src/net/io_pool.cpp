@@ -1,5 +1,9 @@
 #include "net/io_pool.hpp"
 
+#include <pthread.h>
+
+#include <cstdio>
+
 namespace starling::net {
 
 io_pool::io_pool(unsigned threads) {
@@ -23,7 +27,15 @@ boost::asio::io_context& io_pool::next() {
 }
 
 void io_pool::run() {
-  for (size_t i = 1; i < contexts_.size(); ++i) threads_.emplace_back([this, i] { contexts_[i]->run(); });
+  for (size_t i = 1; i < contexts_.size(); ++i)
+    threads_.emplace_back([this, i] {
+      // Named so that per-thread CPU (/proc/PID/task, top -H, starling-bench) can be told
+      // apart; the first context runs on the main thread, which keeps the process's name.
+      char name[16];
+      std::snprintf(name, sizeof name, "starling-io%zu", i);
+      pthread_setname_np(pthread_self(), name);
+      contexts_[i]->run();
+    });
   contexts_[0]->run();
   for (auto& t : threads_)
     if (t.joinable()) t.join();
