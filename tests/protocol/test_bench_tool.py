@@ -63,6 +63,12 @@ def test_bench_register_login_messages(bench_server, tmp_path):
     assert login['latency_ms']['count'] == login['ops'], login
     assert_server_cpu(login)
     assert login['server']['cpu_s'] > 0, login
+    # Per-thread server CPU: the threads' deltas add up to the process's, and the busiest
+    # thread's share is a fraction (a second core can only help where work is spread).
+    threads = login['server']['threads']
+    assert any(t['name'] == 'starlingd' for t in threads), threads
+    assert abs(sum(t['cpu_s'] for t in threads) - login['server']['cpu_s']) <= 0.05, login
+    assert 0 < login['server']['busiest_thread_share'] <= 1, login
     msgs = phases['messages@200']
     assert msgs['sent'] > 0 and msgs['delivered'] > 0, msgs
     assert msgs['delivery_ratio'] == 1.0, msgs
