@@ -498,6 +498,8 @@ class loader {
     r.read_int("max_messages_per_user", 0, 1'000'000'000, out.max_messages_per_user, "a number of messages");
     r.read_int("max_page_size", 1, 10000, out.max_page_size, "a number of messages");
     r.read_int("default_page_size", 1, 10000, out.default_page_size, "a number of messages");
+    r.read_int("write_batch", 1, 100000, out.write_batch, "a number of messages");
+    r.read_int("write_delay_ms", 0, 10000, out.write_delay_ms, "milliseconds");
     r.finish();
     if (out.default_page_size > out.max_page_size)
       errors_.add(r.position(), "[mam] default_page_size is larger than max_page_size; expected at most " +

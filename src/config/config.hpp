@@ -203,6 +203,8 @@ struct mam_settings {
   uint32_t max_messages_per_user = 100000;        // size cap, oldest go first; 0: none
   uint32_t max_page_size = 250;                   // RSM <max/> is capped to this
   uint32_t default_page_size = 50;                // page size when the query has no <max/>
+  uint32_t write_batch = 512;                      // archive rows per write transaction, at most
+  uint32_t write_delay_ms = 10;                    // a queued row waits at most this for its batch
   bool operator==(const mam_settings&) const = default;
 };
 

@@ -280,6 +280,12 @@ class sqlite_database final : public database {
 
   const std::filesystem::path& file() const { return file_; }
 
+  // For components that schedule their own work on the writer thread (batch_writer.hpp): the
+  // writer's executor (handlers posted to it run one at a time, in order, with run()'s calls),
+  // and the writer connection, only for code running there.
+  boost::asio::thread_pool::executor_type writer_executor() { return writer_pool_->get_executor(); }
+  connection& writer_connection() { return writer(); }
+
  private:
   sqlite_database(std::filesystem::path file, const sqlite_options& opts);
   void check_open() const;

@@ -28,6 +28,7 @@
 #include "modules/roster/roster_api.hpp"
 #include "proto/data_form.hpp"
 #include "proto/mam_query.hpp"
+#include "storage/batch_writer.hpp"
 #include "util/random.hpp"
 
 namespace starling::modules {
@@ -65,6 +66,19 @@ class mam_module : public module {
     auto load = [](storage::connection& conn) { return mam_store::load_prefs(conn); };
     for (auto& row : srv.sqlite().run_blocking(load)) prefs_[row.user + "@" + row.host] = to_prefs(row);
 
+    // Group commit: rows are written by the writer thread in batches, one transaction each
+    // (a transaction per row cost a thread hop and a WAL commit of several pages per message).
+    storage::batch_writer<mam_entry>::options wo;
+    wo.max_batch = c.write_batch;
+    wo.max_delay = std::chrono::milliseconds(c.write_delay_ms);
+    auto write = [this](storage::connection& conn, std::vector<mam_entry>& batch) {
+      mam_store::insert_batch(conn, batch, last_seq_, limits_);
+    };
+    auto failed = [](const std::exception& e, size_t n) {
+      spdlog::error("mam: writing {} messages to the archive failed: {}", n, e.what());
+    };
+    writer_.emplace(srv.sqlite(), wo, write, failed);
+
     srv.disco().add_account_feature(std::string(ns_mam));                   // XEP-0313 §7
     srv.disco().add_account_feature(std::string(proto::ns_mam_extended));
     srv.disco().add_account_feature(std::string(ns_sid));                   // XEP-0359 §6
@@ -99,12 +113,7 @@ class mam_module : public module {
     pool_.stop();
     pool_.join();
     // Whatever is still queued is written before the database closes.
-    try {
-      auto work = [this](storage::connection& conn) { flush_pending(conn); };
-      srv_->sqlite().run_blocking(work);
-    } catch (const std::exception& e) {
-      spdlog::error("mam: final flush failed: {}", e.what());
-    }
+    if (writer_) writer_->close();
   }
 
  private:
@@ -138,37 +147,13 @@ class mam_module : public module {
     e.outgoing = outgoing;
     e.stanza = encode_stanza(st);
     std::string uid = e.uid;
-    bool spawn = false;
-    {
-      std::lock_guard lock(pending_mutex_);
-      pending_.push_back(std::move(e));
-      spawn = !flush_scheduled_;
-      flush_scheduled_ = true;
-    }
-    if (spawn) asio::co_spawn(pool_, flush(this), asio::detached);
+    // The id is ours at once: nobody waits for the row to be written.
+    writer_->push(std::move(e));
     return uid;
   }
 
-  // On the writer thread: everything queued so far goes in, in arrival order, as one
-  // transaction (many messages arriving together cost one commit).
-  void flush_pending(storage::connection& c) {
-    std::vector<mam_entry> batch;
-    {
-      std::lock_guard lock(pending_mutex_);
-      batch.swap(pending_);
-      flush_scheduled_ = false;
-    }
-    mam_store::insert_batch(c, batch, last_seq_, limits_);
-  }
-
-  static asio::awaitable<void> flush(mam_module* self) {
-    auto work = [self](storage::connection& c) { self->flush_pending(c); };
-    try {
-      co_await self->srv_->sqlite().run(work);
-    } catch (const std::exception& e) {
-      spdlog::error("mam: writing to the archive failed: {}", e.what());
-    }
-  }
+  // On the writer thread: everything queued so far goes in, in arrival order.
+  void flush_pending(storage::connection& c) { writer_->flush(c); }
 
   static asio::awaitable<void> expiry_loop(mam_module* self) {
     asio::steady_timer timer(co_await asio::this_coro::executor);
@@ -587,10 +572,8 @@ class mam_module : public module {
   std::mutex mutex_;
   std::unordered_map<std::string, archive_prefs> prefs_;  // users who set their own
 
-  std::mutex pending_mutex_;
-  std::vector<mam_entry> pending_;
-  bool flush_scheduled_ = false;
   int64_t last_seq_ = 0;  // writer thread only
+  std::optional<storage::batch_writer<mam_entry>> writer_;
 
   static constexpr size_t max_recent = 100000;
   std::mutex recent_mutex_;

@@ -51,30 +51,40 @@ void mam_store::insert_batch(connection& c, std::vector<mam_entry>& batch, int64
     if (st.step() && !st.column_is_null(0)) last_seq = st.column_int64(0);
   }
   storage::transaction tx(c);
-  std::map<std::pair<std::string, std::string>, int64_t> added;
+  // Per archive in this batch: does the account exist, and how many rows it gets. A batch
+  // holds many messages of few accounts: one account lookup and one counter update each.
+  struct owner_state {
+    bool exists = false;
+    int64_t added = 0;
+  };
+  std::map<std::pair<std::string_view, std::string_view>, owner_state> owners;
   int64_t seq = last_seq;
   for (const auto& e : batch) {
-    int64_t next = std::max(e.received_us, seq + 1);
-    // Accounts that do not exist (any more) get nothing (RFC 6121 §8.5.1 bounces elsewhere).
-    int64_t n = c.execute(
-        "INSERT INTO mam_messages (seq, host, user, uid, with_bare, with_full, outgoing, stanza) "
-        "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM accounts WHERE host = ?2 AND user = ?3)",
-        next, e.host, e.user, e.uid, e.with_bare, e.with_full, e.outgoing ? 1 : 0, e.stanza);
-    if (n) {
-      seq = next;
-      ++added[{e.host, e.user}];
+    auto [it, fresh] = owners.try_emplace({e.host, e.user});
+    if (fresh) {
+      auto st = c.prepare("SELECT 1 FROM accounts WHERE host = ?1 AND user = ?2", e.host, e.user);
+      it->second.exists = st.step();
     }
-  }
-  for (const auto& [owner, n] : added) {
+    // Accounts that do not exist (any more) get nothing (RFC 6121 §8.5.1 bounces elsewhere).
+    if (!it->second.exists) continue;
+    int64_t next = std::max(e.received_us, seq + 1);
     c.execute(
+        "INSERT INTO mam_messages (seq, host, user, uid, with_bare, with_full, outgoing, stanza) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        next, e.host, e.user, e.uid, e.with_bare, e.with_full, e.outgoing ? 1 : 0, e.stanza);
+    seq = next;
+    ++it->second.added;
+  }
+  for (const auto& [owner, state] : owners) {
+    if (state.added == 0) continue;
+    // The cap is checked once per archive and batch, with the count the update returns.
+    auto st = c.prepare(
         "INSERT INTO mam_archives (host, user, count) VALUES (?1, ?2, ?3) "
-        "ON CONFLICT (host, user) DO UPDATE SET count = count + excluded.count",
-        owner.first, owner.second, n);
-    if (limits.max_messages_per_user <= 0) continue;
-    auto st = c.prepare("SELECT count FROM mam_archives WHERE host = ?1 AND user = ?2", owner.first, owner.second);
+        "ON CONFLICT (host, user) DO UPDATE SET count = count + excluded.count RETURNING count",
+        owner.first, owner.second, state.added);
     int64_t count = st.step() ? st.column_int64(0) : 0;
     st = {};
-    if (count <= limits.max_messages_per_user) continue;
+    if (limits.max_messages_per_user <= 0 || count <= limits.max_messages_per_user) continue;
     // XEP-0313 §3.2: only the oldest messages may go, never a hole in the middle.
     int64_t removed = c.execute(
         "DELETE FROM mam_messages WHERE host = ?1 AND user = ?2 AND seq <= "
