@@ -48,9 +48,16 @@ bool enabled(const config::server_config& cfg, std::string_view name) {
   return list.empty() || std::find(list.begin(), list.end(), name) != list.end();
 }
 
-std::optional<std::string> own_cert_binding(SSL* ssl) {
-  const X509* cert = ssl ? SSL_get_certificate(ssl) : nullptr;
-  return cert ? sasl::tls_server_end_point(cert) : std::nullopt;
+// The connection answers for both TLS paths (OpenSSL, or the user-space TLS 1.3 record layer
+// after the handshake, net/tls_record), so nothing here touches the SSL object.
+std::optional<std::string> cb_data_for(const net::connection& conn, std::string_view type) {
+  if (!conn.is_tls()) return std::nullopt;
+  if (type == "tls-exporter") return conn.tls_exporter();
+  if (type == "tls-server-end-point") {
+    const X509* cert = conn.own_certificate();
+    return cert ? sasl::tls_server_end_point(cert) : std::nullopt;
+  }
+  return std::nullopt;
 }
 }  // namespace
 
@@ -59,18 +66,13 @@ std::vector<std::string> c2s_session::offered_cb_types() const {
   if (!conn_.is_tls()) return out;
   // Availability only: the binding data is derived when a -PLUS exchange asks for it (cb_data
   // below), not for every stream-features and SASL step (it showed in login profiles).
-  SSL* ssl = conn_.ssl();
-  if (sasl::tls_exporter_available(ssl)) out.emplace_back("tls-exporter");
-  if (sasl::tls_server_end_point_defined(ssl ? SSL_get_certificate(ssl) : nullptr))
-    out.emplace_back("tls-server-end-point");
+  if (conn_.tls_exporter_available()) out.emplace_back("tls-exporter");
+  if (sasl::tls_server_end_point_defined(conn_.own_certificate())) out.emplace_back("tls-server-end-point");
   return out;
 }
 
 std::optional<std::string> c2s_session::channel_binding(std::string_view type) const {
-  if (!conn_.is_tls()) return std::nullopt;
-  if (type == "tls-exporter") return sasl::tls_exporter(conn_.ssl());
-  if (type == "tls-server-end-point") return own_cert_binding(conn_.ssl());
-  return std::nullopt;
+  return cb_data_for(conn_, type);
 }
 
 std::vector<std::string> c2s_session::offered_mechanisms() const {
@@ -201,12 +203,9 @@ asio::awaitable<c2s_session::sasl_outcome> c2s_session::sasl_continue(std::strin
     o.plus = mech->plus;
     o.cb_types = offered_cb_types();
     o.server_supports_plus = !o.cb_types.empty();
-    SSL* ssl = conn_.ssl();
-    o.cb_data = [ssl](std::string_view type) -> std::optional<std::string> {
-      if (type == "tls-exporter") return sasl::tls_exporter(ssl);
-      if (type == "tls-server-end-point") return own_cert_binding(ssl);
-      return std::nullopt;
-    };
+    // The scram_server lives in this session, as does the connection it points to.
+    const net::connection* conn = &conn_;
+    o.cb_data = [conn](std::string_view type) { return cb_data_for(*conn, type); };
     // XEP-0474 §4.1: the hash covers the mechanism list of the profile in use.
     o.advertised_mechanisms = sasl_->advertised;
     o.advertised_cb_types = !o.cb_types.empty();

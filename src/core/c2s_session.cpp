@@ -90,7 +90,7 @@ asio::awaitable<void> c2s_session::run() {
   if (direct_tls_) {
     // XEP-0368: TLS from the first byte.
     SSL_CTX* ctx = srv_.tls().acquire_default();
-    auto ec = co_await conn_.tls_accept(ctx);
+    auto ec = co_await conn_.tls_accept(ctx, /*user_space_records=*/true);
     SSL_CTX_free(ctx);
     if (ec) {
       spdlog::debug("c2s {}: TLS handshake failed", remote_ip());
@@ -336,7 +336,7 @@ asio::awaitable<void> c2s_session::handle_starttls() {
   // Anything pipelined after <starttls/> on the plain stream is dropped (RFC 6120 §5.3.3).
   events_.clear();
   restart_pending_ = true;
-  auto ec = co_await conn_.tls_accept(ctx);
+  auto ec = co_await conn_.tls_accept(ctx, /*user_space_records=*/true);
   SSL_CTX_free(ctx);
   if (ec) {
     spdlog::debug("c2s {}: STARTTLS handshake failed", remote_ip());

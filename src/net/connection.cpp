@@ -1,6 +1,11 @@
 #include "net/connection.hpp"
 
 #include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include <cstring>
+
+#include "net/tls_record.hpp"
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -36,13 +41,28 @@ connection::connection(asio::ip::tcp::socket socket) : socket_(std::move(socket)
 
 connection::~connection() {
   if (ssl_) SSL_free(ssl_);
+  if (own_cert_) X509_free(own_cert_);
 }
 
-awaitable<error_code> connection::tls_accept(SSL_CTX* ctx) {
+namespace {
+// The key-log callback writes into the coroutine frame of tls_accept: detach it on every way
+// out, so a failed handshake leaves no dangling pointer in the SSL.
+struct capture_guard {
+  SSL* ssl;
+  ~capture_guard() {
+    if (ssl) tls_capture_secrets(ssl, nullptr);
+  }
+};
+}  // namespace
+
+awaitable<error_code> connection::tls_accept(SSL_CTX* ctx, bool user_space_records) {
   ssl_ = SSL_new(ctx);
   if (!ssl_ || SSL_set_fd(ssl_, static_cast<int>(socket_.native_handle())) != 1)
     co_return ssl_failure();
   SSL_set_accept_state(ssl_);
+  tls13_secrets secrets;
+  capture_guard guard{user_space_records ? ssl_ : nullptr};
+  if (user_space_records) tls_capture_secrets(ssl_, &secrets);
   for (;;) {
     ERR_clear_error();
     int r = SSL_do_handshake(ssl_);
@@ -52,7 +72,48 @@ awaitable<error_code> connection::tls_accept(SSL_CTX* ctx) {
     if (auto ec = co_await wait_for(socket_, err)) co_return ec;
   }
   handshake_done_ = true;
+  if (user_space_records) {
+    // Handover right after the server's handshake completed: OpenSSL wrote nothing under the
+    // application keys (no tickets, see tls_prepare_context) and read nothing past the
+    // client's Finished (no read-ahead), so both sequence numbers start at 0 and every
+    // following byte of the stream is still in the socket for the record layer.
+    guard.ssl = nullptr;
+    records_ = tls_take_over(ssl_, secrets);
+    if (records_) {
+      if (X509* cert = SSL_get_certificate(ssl_)) {
+        X509_up_ref(cert);
+        own_cert_ = cert;
+      }
+      SSL_free(ssl_);  // the socket BIO does not own the descriptor
+      ssl_ = nullptr;
+    }
+  }
   co_return error_code{};
+}
+
+bool connection::tls_exporter_available() const {
+  if (records_) return true;  // only TLS 1.3 is ever handed over
+  return ssl_ && handshake_done_ && SSL_version(ssl_) == TLS1_3_VERSION;
+}
+
+std::optional<std::string> connection::tls_exporter() const {
+  // RFC 9266 §2: label "EXPORTER-Channel-Binding", no context (in TLS 1.3 the same as an empty
+  // one, RFC 8446 §7.5), 32 bytes.
+  static constexpr std::string_view label = "EXPORTER-Channel-Binding";
+  if (!tls_exporter_available()) return std::nullopt;
+  if (records_) return records_->export_keying_material(label, "", 32);
+  std::string out(32, '\0');
+  if (SSL_export_keying_material(ssl_, reinterpret_cast<unsigned char*>(out.data()), out.size(), label.data(),
+                                 label.size(), nullptr, 0, 0) != 1) {
+    ERR_clear_error();
+    return std::nullopt;
+  }
+  return out;
+}
+
+const X509* connection::own_certificate() const {
+  if (records_) return own_cert_;
+  return ssl_ && handshake_done_ ? SSL_get_certificate(ssl_) : nullptr;
 }
 
 awaitable<error_code> connection::tls_accept_with_peer_certificate(SSL_CTX* ctx) {
@@ -88,6 +149,7 @@ awaitable<error_code> connection::handshake() {
 
 awaitable<size_t> connection::read_some(std::span<char> buf, error_code& ec) {
   ec = {};
+  if (records_) co_return co_await read_records(buf, ec);
   for (;;) {
     if (ssl_) {
       ERR_clear_error();
@@ -118,6 +180,10 @@ awaitable<size_t> connection::read_some(std::span<char> buf, error_code& ec) {
 
 awaitable<void> connection::write_all(std::string_view data, error_code& ec) {
   ec = {};
+  if (records_) {
+    co_await write_records(data, ec);
+    co_return;
+  }
   while (!data.empty()) {
     if (ssl_) {
       ERR_clear_error();
@@ -145,7 +211,129 @@ awaitable<void> connection::write_all(std::string_view data, error_code& ec) {
   }
 }
 
+// --- User-space TLS 1.3 records (net/tls_record) -------------------------------------------------
+
+awaitable<size_t> connection::read_records(std::span<char> buf, error_code& ec) {
+  // One ciphertext buffer and one plaintext buffer per thread: nothing is kept per session
+  // except an incomplete record (inside the record layer) and opened data the caller's buffer
+  // had no room for.
+  static thread_local char wire[16384];
+  static thread_local std::string plain;
+  for (;;) {
+    if (!read_plain_.empty()) {
+      size_t n = std::min(buf.size(), read_plain_.size());
+      std::memcpy(buf.data(), read_plain_.data(), n);
+      if (n == read_plain_.size())
+        std::string().swap(read_plain_);
+      else
+        read_plain_.erase(0, n);
+      co_return n;
+    }
+    switch (records_->current_state()) {
+      case tls13_record_layer::state::open: break;
+      case tls13_record_layer::state::closed: ec = asio::error::eof; co_return 0;  // close_notify
+      case tls13_record_layer::state::failed:
+        ec = asio::error::make_error_code(asio::error::connection_aborted);
+        co_return 0;
+    }
+    size_t got = socket_.read_some(asio::buffer(wire, sizeof wire), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      if ((ec = co_await wait_for(socket_, SSL_ERROR_WANT_READ))) co_return 0;
+      continue;
+    }
+    if (ec) co_return 0;  // EOF without close_notify (RFC 8446 §6.1: truncation) or an error
+    plain.clear();
+    std::string control;
+    auto st = records_->read(wire, got, plain, control);
+    if (!control.empty()) send_control(control);
+    if (st == tls13_record_layer::state::failed) continue;  // reported above, nothing delivered
+    if (plain.empty()) continue;
+    size_t n = std::min(buf.size(), plain.size());
+    std::memcpy(buf.data(), plain.data(), n);
+    if (n < plain.size()) read_plain_.assign(plain, n);
+    if (plain.capacity() > 65536) std::string().swap(plain);
+    co_return n;
+  }
+}
+
+size_t connection::write_now(const char* p, size_t n, error_code& ec) {
+  size_t done = 0;
+  while (done < n) {
+    size_t w = socket_.write_some(asio::buffer(p + done, n - done), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      ec = {};
+      break;
+    }
+    if (ec) break;
+    done += w;
+  }
+  return done;
+}
+
+void connection::send_control(const std::string& records) {
+  if (!socket_.is_open()) return;
+  if (write_queue_pos_ < write_queue_.size()) {
+    write_queue_.append(records);  // the writer waiting on the socket sends it in order
+    return;
+  }
+  error_code ec;
+  size_t n = write_now(records.data(), records.size(), ec);
+  // A KeyUpdate the socket could not take waits for the next write (the peer does not wait for
+  // it: RFC 8446 §4.6.3 only orders it before our next application data).
+  if (!ec && n < records.size()) {
+    write_queue_.assign(records, n);
+    write_queue_pos_ = 0;
+  }
+}
+
+awaitable<void> connection::write_records(std::string_view data, error_code& ec) {
+  if (records_->current_state() == tls13_record_layer::state::failed) {
+    ec = asio::error::make_error_code(asio::error::connection_aborted);
+    co_return;
+  }
+  if (write_queue_pos_ >= write_queue_.size()) {
+    // Common case: seal into a per-thread buffer and write at once; only what the socket does
+    // not take is copied to the session.
+    static thread_local std::string sealed;
+    sealed.clear();
+    records_->write(data, sealed);
+    size_t n = write_now(sealed.data(), sealed.size(), ec);
+    if (!ec && n < sealed.size()) {
+      write_queue_.assign(sealed, n);
+      write_queue_pos_ = 0;
+    }
+    if (sealed.capacity() > 65536) std::string().swap(sealed);
+    if (ec) co_return;
+  } else {
+    records_->write(data, write_queue_);
+  }
+  while (write_queue_pos_ < write_queue_.size()) {
+    size_t w = socket_.write_some(
+        asio::buffer(write_queue_.data() + write_queue_pos_, write_queue_.size() - write_queue_pos_), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      if ((ec = co_await wait_for(socket_, SSL_ERROR_WANT_WRITE))) co_return;
+      continue;
+    }
+    if (ec) co_return;
+    write_queue_pos_ += w;
+  }
+  std::string().swap(write_queue_);
+  write_queue_pos_ = 0;
+}
+
 void connection::close() {
+  if (records_ && socket_.is_open() && records_->current_state() != tls13_record_layer::state::failed) {
+    // RFC 8446 §6.1: close_notify before closing our side (best effort, like SSL_shutdown).
+    std::string alert;
+    records_->write_alert(tls_alert::close_notify, alert);
+    error_code ec;
+    if (write_queue_pos_ < write_queue_.size()) {
+      write_queue_.append(alert);
+      write_queue_pos_ += write_now(write_queue_.data() + write_queue_pos_, write_queue_.size() - write_queue_pos_, ec);
+    } else {
+      write_now(alert.data(), alert.size(), ec);
+    }
+  }
   if (ssl_ && handshake_done_) {
     ERR_clear_error();
     SSL_shutdown(ssl_);  // best effort on a non-blocking socket

@@ -5,16 +5,25 @@
 // idle session costs only OpenSSL's own state (buffers released with SSL_MODE_RELEASE_BUFFERS).
 // Reads and writes may be in flight at the same time from two coroutines on the owning
 // io_context; OpenSSL is only entered from that one thread.
+//
+// Client streams on TLS 1.3 go one step further (tls_accept with user_space_records): once
+// OpenSSL's handshake is done, the traffic secrets move to net/tls_record (a user-space
+// stand-in for kernel TLS, which this kernel lacks) and the SSL object is freed, so an idle
+// session keeps a few hundred bytes of TLS state instead of OpenSSL's ~14 KiB.
 #include <openssl/ssl.h>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/system/error_code.hpp>
+#include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 
 namespace starling::net {
+
+class tls13_record_layer;
 
 template <class T>
 using awaitable = boost::asio::awaitable<T>;
@@ -27,16 +36,27 @@ class connection {
   connection& operator=(const connection&) = delete;
 
   // Server-side TLS handshake with the given context (SNI may switch it). Returns an error
-  // code on failure (the caller closes).
-  awaitable<boost::system::error_code> tls_accept(SSL_CTX* ctx);
+  // code on failure (the caller closes). With user_space_records (client streams), a TLS 1.3
+  // connection with an AES-GCM or ChaCha20-Poly1305 suite continues on net/tls_record and the
+  // SSL object is freed; anything else stays on OpenSSL.
+  awaitable<boost::system::error_code> tls_accept(SSL_CTX* ctx, bool user_space_records = false);
   // The same, asking the peer for a certificate that is accepted whatever it is: server-to-
   // server streams check it afterwards against the peer's domain (XEP-0178, RFC 6125).
   awaitable<boost::system::error_code> tls_accept_with_peer_certificate(SSL_CTX* ctx);
   // Client-side TLS handshake (outgoing s2s), sending `server_name` as SNI. The peer's
   // certificate is not checked here; the caller decides what a failed check means.
   awaitable<boost::system::error_code> tls_connect(SSL_CTX* ctx, const std::string& server_name);
-  bool is_tls() const { return ssl_ != nullptr && handshake_done_; }
+  bool is_tls() const { return (ssl_ != nullptr && handshake_done_) || records_ != nullptr; }
+  // The OpenSSL object while OpenSSL carries the connection; nullptr after a handover to the
+  // user-space record layer (use the accessors below for what a client stream needs).
   SSL* ssl() const { return ssl_; }
+  bool user_space_records() const { return records_ != nullptr; }
+  // RFC 9266 tls-exporter channel binding (32 bytes, label "EXPORTER-Channel-Binding", no
+  // context); only for TLS 1.3 (nullopt otherwise, and false from tls_exporter_available()).
+  bool tls_exporter_available() const;
+  std::optional<std::string> tls_exporter() const;
+  // Our certificate on this connection (the SNI-selected one), for tls-server-end-point.
+  const X509* own_certificate() const;
 
   // Reads at least one byte (fewer than buf.size()); returns 0 with ec on EOF/error.
   awaitable<size_t> read_some(std::span<char> buf, boost::system::error_code& ec);
@@ -51,10 +71,24 @@ class connection {
 
  private:
   awaitable<boost::system::error_code> handshake();
+  awaitable<size_t> read_records(std::span<char> buf, boost::system::error_code& ec);
+  awaitable<void> write_records(std::string_view data, boost::system::error_code& ec);
+  // Writes what the socket takes now without waiting; returns the byte count.
+  size_t write_now(const char* p, size_t n, boost::system::error_code& ec);
+  // Records the read side must send (KeyUpdate, alerts): behind anything still queued.
+  void send_control(const std::string& records);
   boost::asio::ip::tcp::socket socket_;
   SSL* ssl_ = nullptr;
   bool handshake_done_ = false;
   std::string remote_ip_;
+  // User-space TLS 1.3 (after a handover). Both strings are empty (no allocation) while idle:
+  // read_plain_ holds opened data the caller's buffer could not take, write_queue_ protected
+  // records the socket did not take yet (record order is fixed when they are sealed).
+  std::unique_ptr<tls13_record_layer> records_;
+  X509* own_cert_ = nullptr;
+  std::string read_plain_;
+  std::string write_queue_;
+  size_t write_queue_pos_ = 0;
 };
 
 }  // namespace starling::net

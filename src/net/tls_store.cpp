@@ -2,6 +2,8 @@
 
 #include <openssl/err.h>
 
+#include "net/tls_record.hpp"
+
 namespace starling::net {
 namespace {
 
@@ -32,6 +34,10 @@ SSL_CTX* make_context(const tls_identity& id, const tls_options& opts, std::stri
                                SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  // Client streams on TLS 1.3 leave OpenSSL after the handshake (net/tls_record): collect the
+  // traffic secrets, and send no NewSessionTicket (we keep no session cache, and a ticket would
+  // be a record under the application key that the record layer must not have missed).
+  tls_prepare_context(ctx);
   const std::string& ciphers = opts.ciphers.empty() ? std::string(default_ciphers) : opts.ciphers;
   if (SSL_CTX_set_cipher_list(ctx, ciphers.c_str()) != 1 ||
       SSL_CTX_use_certificate_chain_file(ctx, id.certificate.c_str()) != 1 ||

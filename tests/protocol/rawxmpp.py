@@ -144,6 +144,7 @@ class Transport:
         self.sock.setblocking(False)
         self.tls = None  # SSL.Connection once TLS is up
         self.reset = False
+        self.ciphersuites = None  # TLS 1.3 suites to offer (OpenSSL syntax); None: the default
 
     def start_tls(self, deadline, min_version=None, max_version=None, server_name='localhost'):
         ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
@@ -154,6 +155,10 @@ class Transport:
             ctx.set_max_proto_version(max_version)
         # SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
         ctx.set_mode(1 | 2)
+        if self.ciphersuites:
+            from OpenSSL._util import lib as _lib
+            if _lib.SSL_CTX_set_ciphersuites(ctx._context, self.ciphersuites.encode()) != 1:
+                raise ValueError('unknown TLS 1.3 cipher suites %r' % self.ciphersuites)
         conn = SSL.Connection(ctx, self.sock)
         if server_name:
             conn.set_tlsext_host_name(server_name.encode())
@@ -356,7 +361,7 @@ def unb64(text: Optional[str]) -> bytes:
 
 class Client:
     def __init__(self, port, host='127.0.0.1', timeout=DEFAULT_TIMEOUT, direct_tls=False,
-                 tls_min=None, tls_max=None, name=None, sock=None):
+                 tls_min=None, tls_max=None, name=None, sock=None, tls13_ciphersuites=None):
         self.port = port
         self.host = host
         self.timeout = timeout
@@ -385,6 +390,7 @@ class Client:
             sock = socket.create_connection((host, port), timeout=timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.t = Transport(sock)
+        self.t.ciphersuites = tls13_ciphersuites
         if direct_tls:
             self.t.start_tls(self._deadline(), tls_min, tls_max)
             self.transcript.append(('--', 'direct TLS established (%s)' % self.t.tls_version()))
