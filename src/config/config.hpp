@@ -95,6 +95,9 @@ struct limits {
   uint32_t max_blocked_jids = 1000;
   uint32_t max_vcard_size = 64 * 1024;               // bytes
   uint32_t max_subscriptions_per_minute = 100;       // outbound subscribe requests per account
+  // A client stream without input for this long frees its XML parser and buffers (recreated
+  // on the next byte), so idle sessions stay small. 0: never.
+  std::chrono::seconds idle_release_delay{5};
   bool operator==(const limits&) const = default;
 };
 

@@ -137,6 +137,7 @@ TEST(Load, MinimalConfigGetsDefaults) {
   EXPECT_EQ(c.limit.max_stanza_size, 262144u);
   EXPECT_EQ(c.limit.max_depth, 32u);
   EXPECT_EQ(c.limit.handshake_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(c.limit.idle_release_delay, std::chrono::seconds(5));
   EXPECT_EQ(c.storage.path, "/etc/starling/starling.db");
   EXPECT_FALSE(c.modules.version_show_os);
 }
@@ -173,6 +174,7 @@ handshake_timeout = 10
 close_timeout = 2
 idle_timeout = 600
 max_connections_per_ip = 0
+idle_release_delay = 0
 [storage]
 backend = "sqlite"
 path = ":memory:"
@@ -218,6 +220,7 @@ port = 0
   EXPECT_EQ(c.limit.close_timeout, std::chrono::seconds(2));
   EXPECT_EQ(c.limit.idle_timeout, std::chrono::seconds(600));
   EXPECT_EQ(c.limit.max_connections_per_ip, 0u);
+  EXPECT_EQ(c.limit.idle_release_delay, std::chrono::seconds(0));
   EXPECT_EQ(c.storage.path, ":memory:");
   EXPECT_TRUE(c.modules.version_show_os);
   ASSERT_EQ(c.hosts.size(), 2u);
@@ -381,7 +384,7 @@ TEST(Errors, UnknownKeySuggestsTheClosestOne) {
             "one of: max_stanza_size, max_depth, handshake_timeout, close_timeout, idle_timeout, "
             "max_connections_per_ip, max_bytes_per_second, max_roster_items, max_offline_messages, "
             "max_privacy_lists, max_privacy_list_items, max_blocked_jids, max_vcard_size, "
-            "max_subscriptions_per_minute; did you mean \"max_stanza_size\"?");
+            "max_subscriptions_per_minute, idle_release_delay; did you mean \"max_stanza_size\"?");
 }
 
 // --- types, ranges, choices ---------------------------------------------------------------------

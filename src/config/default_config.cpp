@@ -108,6 +108,9 @@ key = "certs/localhost.key"
 #max_connections_per_ip = 100
 # Bytes per second one client may send before reading from it pauses; 0 = no limit.
 #max_bytes_per_second = 1048576
+# Seconds without input after which a client stream frees its XML parser and buffers
+# (recreated on the next byte); 0 = never.
+#idle_release_delay = 5
 # Per-account quotas: roster size, offline messages, privacy lists and their items,
 # blocked JIDs, vCard bytes, outbound subscription requests per minute.
 #max_roster_items = 1000

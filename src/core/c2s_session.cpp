@@ -99,8 +99,7 @@ asio::awaitable<void> c2s_session::run() {
     }
   }
 
-  if (srv_.cfg().limit.idle_timeout.count() > 0)
-    asio::co_spawn(executor_, [self = shared_from_this()] { return self->idle_watch(); }, asio::detached);
+  if (srv_.cfg().limit.idle_timeout.count() > 0) arm_idle_timer(last_activity_ + srv_.cfg().limit.idle_timeout);
 
   // One read buffer per thread, not per session: data is consumed by the parser before the
   // coroutine can suspend again, so idle sessions hold no read buffer.
@@ -113,11 +112,12 @@ asio::awaitable<void> c2s_session::run() {
     size_t n = co_await conn_.read_some(std::span<char>(buffer, sizeof buffer), ec);
     if (ec || n == 0) break;
     last_activity_ = std::chrono::steady_clock::now();
+    if (!release_due_) note_activity();  // once per busy period, not per read
     if (closing_ && !stream_open_) continue;  // input after our close is ignored
     parser_.feed(std::string_view(buffer, n));
-    while (!events_.empty() && !finished_) {
-      event ev = std::move(events_.front());
-      events_.pop_front();
+    while (events_head_ < events_.size() && !finished_) {
+      event ev = std::move(events_[events_head_]);
+      if (++events_head_ == events_.size()) drop_events();
       if (auto* h = std::get_if<xml::stream_header>(&ev)) {
         co_await handle_header(*h);
       } else if (auto* el = std::get_if<xml::element>(&ev)) {
@@ -142,7 +142,7 @@ asio::awaitable<void> c2s_session::run() {
         // RFC 6120 §4.3.3: after STARTTLS/SASL the old stream is gone, and whatever the
         // client sent after the restart point on it is discarded (STARTTLS injection).
         restart_pending_ = false;
-        events_.clear();
+        drop_events();
         parser_.reset();
         break;
       }
@@ -168,20 +168,59 @@ asio::awaitable<void> c2s_session::run() {
   else finish();
 }
 
-asio::awaitable<void> c2s_session::idle_watch() {
-  auto self = shared_from_this();
-  const auto idle = std::chrono::duration_cast<std::chrono::steady_clock::duration>(srv_.cfg().limit.idle_timeout);
-  auto& t = idle_timer_;  // a member, so that finish() can cancel the wait
-  while (!finished_ && !closing_ && !hibernated_) {
-    auto quiet = std::chrono::steady_clock::now() - last_activity_;
-    if (quiet >= idle) {
-      close(stream_condition::connection_timeout, "Idle for too long");
-      co_return;
-    }
-    t.expires_after(idle - quiet);
-    error_code ec;
-    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+// Input arrived after a quiet period (or for the first time): a release is due once the
+// stream is quiet again for limits.idle_release_delay. Called once per busy period, so the
+// per-read cost is one flag test.
+void c2s_session::note_activity() {
+  release_due_ = true;
+  const auto delay = srv_.cfg().limit.idle_release_delay;
+  if (delay.count() == 0) return;
+  const auto at = last_activity_ + delay;
+  if (!idle_armed_ || idle_timer_.expiry() > at) arm_idle_timer(at);
+}
+
+void c2s_session::arm_idle_timer(std::chrono::steady_clock::time_point at) {
+  idle_armed_ = true;
+  idle_timer_.expires_at(at);  // cancels a pending wait, whose handler then does nothing
+  idle_timer_.async_wait([weak = weak_from_this()](error_code ec) {
+    if (ec) return;
+    if (auto s = weak.lock()) s->on_idle_timer();
+  });
+}
+
+void c2s_session::on_idle_timer() {
+  idle_armed_ = false;
+  if (finished_ || closing_ || hibernated_) return;
+  const auto now = std::chrono::steady_clock::now();
+  const auto quiet = now - last_activity_;
+  const auto& lim = srv_.cfg().limit;
+  if (lim.idle_timeout.count() > 0 && quiet >= lim.idle_timeout) {
+    close(stream_condition::connection_timeout, "Idle for too long");
+    return;
   }
+  const bool release_on = lim.idle_release_delay.count() > 0;
+  if (release_on && release_due_ && quiet >= lim.idle_release_delay) {
+    release_due_ = false;
+    release_idle_memory();
+  }
+  auto next = std::chrono::steady_clock::time_point::max();
+  if (lim.idle_timeout.count() > 0) next = last_activity_ + lim.idle_timeout;
+  if (release_on && release_due_) next = std::min(next, last_activity_ + lim.idle_release_delay);
+  if (next != std::chrono::steady_clock::time_point::max()) arm_idle_timer(next);
+}
+
+// The stream has been quiet for limits.idle_release_delay: give back what only a busy stream
+// needs. The parser frees expat if it is between stanzas (xml::stream_parser::hibernate);
+// it is recreated by the next input.
+void c2s_session::release_idle_memory() {
+  if (!parser_.hibernated() && parser_.hibernate())
+    spdlog::debug("c2s {}: stream {} idle, XML parser released", remote_ip(), stream_id_);
+  if (events_.empty()) {  // else the read loop is still working through them
+    std::vector<event>().swap(events_);
+    std::string().swap(parse_error_detail_);
+  }
+  if (out_.empty()) std::string().swap(out_);
+  if (held_output_.empty()) std::string().swap(held_output_);
 }
 
 void c2s_session::on_stream_open(xml::stream_header header) { events_.emplace_back(std::move(header)); }
@@ -334,7 +373,7 @@ asio::awaitable<void> c2s_session::handle_starttls() {
   send_raw("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
   co_await flush();
   // Anything pipelined after <starttls/> on the plain stream is dropped (RFC 6120 §5.3.3).
-  events_.clear();
+  drop_events();
   restart_pending_ = true;
   auto ec = co_await conn_.tls_accept(ctx, /*user_space_records=*/true);
   SSL_CTX_free(ctx);

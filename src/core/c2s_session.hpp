@@ -125,7 +125,16 @@ class c2s_session : public std::enable_shared_from_this<c2s_session>, private xm
   boost::asio::awaitable<void> write_loop();
   boost::asio::awaitable<void> flush();
   boost::asio::awaitable<void> linger();
-  boost::asio::awaitable<void> idle_watch();
+  // Idle handling on idle_timer_ (a plain callback, no coroutine frame): closes the stream
+  // after limits.idle_timeout and frees per-stream memory after limits.idle_release_delay.
+  void note_activity();
+  void arm_idle_timer(std::chrono::steady_clock::time_point at);
+  void on_idle_timer();
+  void release_idle_memory();
+  void drop_events() {
+    events_.clear();
+    events_head_ = 0;
+  }
   boost::asio::awaitable<void> handle_header(const xml::stream_header& h);
   boost::asio::awaitable<void> handle_element(xml::element el);
   boost::asio::awaitable<void> handle_starttls();
@@ -181,10 +190,16 @@ class c2s_session : public std::enable_shared_from_this<c2s_session>, private xm
   boost::asio::steady_timer flush_timer_;
 
   using event = std::variant<xml::stream_header, xml::element, xml::parse_error, std::monostate>;
-  std::deque<event> events_;
+  // Parser events of the current read, processed in order from events_head_. A vector rather
+  // than a deque: an empty std::deque still holds a 512-byte node, and this one is emptied
+  // (capacity kept while busy, freed when idle) after every read.
+  std::vector<event> events_;
+  size_t events_head_ = 0;
   std::string parse_error_detail_;
 
   std::chrono::steady_clock::time_point last_activity_ = std::chrono::steady_clock::now();
+  bool idle_armed_ = false;    // a wait on idle_timer_ is pending
+  bool release_due_ = false;   // input arrived since the last release_idle_memory()
   std::string out_;
   bool writing_ = false;
   bool header_sent_ = false;

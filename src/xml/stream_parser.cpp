@@ -307,17 +307,14 @@ struct stream_parser::impl {
     // A zero-byte stanza limit would stop the scanner before a token's first byte without
     // ever reaching the limit check; one byte rejects every stanza all the same.
     limits.max_stanza_bytes = std::max<size_t>(limits.max_stanza_bytes, 1);
-    parser = XML_ParserCreateNS("UTF-8", ns_separator);
-    if (!parser) throw std::bad_alloc();
-    XML_SetReturnNSTriplet(parser, XML_TRUE);
-    install();
+    create_parser();
   }
-  ~impl() { XML_ParserFree(parser); }
+  ~impl() { XML_ParserFree(parser); }  // null (hibernated) is allowed
 
   // ---- state ----------------------------------------------------------------------------
   stream_handler& handler;
   parser_limits limits;
-  XML_Parser parser = nullptr;
+  XML_Parser parser = nullptr;  // null while hibernated
   token_scanner scanner;
 
   uint64_t total = 0;       // bytes received since the last reset
@@ -330,6 +327,14 @@ struct stream_parser::impl {
   bool header_open = false;
   uint64_t stanza_start = 0;  // offset of the open depth-2 element's '<'
   std::string root_default_ns;
+  // The stream header as expat needs it to resume after hibernate(): "<prefix:name" plus the
+  // namespace declarations of the root, in document order, closed with ">". Built while the
+  // header is parsed; empty when it is one of the common headers in `known_roots`.
+  std::string root_start;
+  std::string_view root_known;  // points into known_roots when root_start is not needed
+  bool replaying = false;       // the synthetic header of a resume is being parsed
+  int64_t index_shift = 0;      // absolute offset = expat's byte index + index_shift
+  char last_fed = 0;            // last byte given to expat
   element stanza;
   std::vector<element*> stack;  // open elements of `stanza`, innermost last
 
@@ -347,6 +352,13 @@ struct stream_parser::impl {
   std::exception_ptr exception;
 
   // ---- setup ----------------------------------------------------------------------------
+  void create_parser() {
+    parser = XML_ParserCreateNS("UTF-8", ns_separator);
+    if (!parser) throw std::bad_alloc();
+    XML_SetReturnNSTriplet(parser, XML_TRUE);
+    install();
+  }
+
   void install() {
     XML_SetUserData(parser, this);
     // Deferral would delay callbacks until more input arrives; see the file comment.
@@ -365,8 +377,12 @@ struct stream_parser::impl {
   }
 
   void do_reset() {
-    XML_ParserReset(parser, "UTF-8");  // keeps the namespace separator and triplet setting
-    install();
+    if (parser) {
+      XML_ParserReset(parser, "UTF-8");  // keeps the namespace separator and triplet setting
+      install();
+    } else {
+      create_parser();
+    }
     scanner.reset();
     total = fed = base = 0;
     held.clear();
@@ -375,6 +391,10 @@ struct stream_parser::impl {
     header_open = false;
     stanza_start = 0;
     root_default_ns.clear();
+    root_start.clear();
+    root_known = {};
+    index_shift = 0;
+    last_fed = 0;
     stanza = element();
     stack.clear();
     halted = closed = stopped = reset_requested = failed = error_pending = false;
@@ -486,6 +506,9 @@ struct stream_parser::impl {
   }
 
   void parse(const char* p, uint64_t n) {
+    if (n == 0) return;
+    if (!parser) resume();
+    last_fed = p[n - 1];
     while (n > 0) {
       const int len = static_cast<int>(std::min<uint64_t>(n, INT_MAX / 2));
       in_parse = true;
@@ -549,10 +572,116 @@ struct stream_parser::impl {
     if (in_parse) XML_StopParser(parser, XML_FALSE);
   }
 
-  uint64_t event_end() const {
-    return static_cast<uint64_t>(XML_GetCurrentByteIndex(parser)) +
-           static_cast<uint64_t>(XML_GetCurrentByteCount(parser));
+  // Offset in the received byte stream of the current expat event's first byte.
+  uint64_t event_start() const {
+    return static_cast<uint64_t>(static_cast<int64_t>(XML_GetCurrentByteIndex(parser)) + index_shift);
   }
+  uint64_t event_end() const {
+    return event_start() + static_cast<uint64_t>(XML_GetCurrentByteCount(parser));
+  }
+
+  // ---- hibernation ----------------------------------------------------------------------
+  // Between stanzas the only state expat holds that matters is the open root element and its
+  // namespace declarations (RFC 6120 §4.8: stanzas inherit the stream's default namespace and
+  // prefixes). Everything else (buffers, name pools, hash tables) is a few KiB per stream that
+  // an idle stream does not need. So an idle parser frees expat, and the next input first
+  // gives a new expat instance a copy of the root start tag, without reporting it.
+  bool hibernate() {
+    if (!parser) return true;
+    if (in_parse || failed || error_pending || stopped || reset_requested || closed || halted)
+      return false;
+    // At stream level with nothing partial: the scanner is between tokens and expat has every
+    // received byte. Expat may still hold the bytes of an incomplete character; at depth 1
+    // that can only be text, which is legal only as whitespace, so require the last byte fed
+    // to be a tag end or whitespace (a held trailing CR is whitespace: dropping it changes
+    // nothing that is reported).
+    if (!header_open || depth != 1 || scanner.in_token() || scanner.pos() != total ||
+        fed != total || !held.empty())
+      return false;
+    if (last_fed != '>' && !is_xml_space(last_fed)) return false;
+    if (root_start.empty() && root_known.empty()) return false;
+    XML_ParserFree(parser);
+    parser = nullptr;
+    stanza = element();
+    std::vector<element*>().swap(stack);
+    std::string().swap(held);
+    std::string().swap(error_detail);
+    if (unparsed.empty()) std::string().swap(unparsed);
+    return true;
+  }
+
+  void resume() {
+    create_parser();
+    const std::string_view start = root_known.empty() ? std::string_view(root_start) : root_known;
+    depth = 0;
+    replaying = true;
+    const XML_Status st = XML_Parse(parser, start.data(), static_cast<int>(start.size()), XML_FALSE);
+    replaying = false;
+    if (st != XML_STATUS_OK || depth != 1 || halted)
+      throw std::logic_error("stream_parser: could not resume a hibernated stream");
+    index_shift = static_cast<int64_t>(fed) - static_cast<int64_t>(start.size());
+  }
+
+  // Appends ` xmlns[:prefix]='uri'` with the URI escaped so that it reads back unchanged
+  // (XML 1.0 §3.3.3 would turn literal whitespace into spaces).
+  void add_root_decl(const char* prefix, const char* uri) {
+    root_start += prefix ? " xmlns:" : " xmlns";
+    if (prefix) root_start += prefix;
+    root_start += "='";
+    for (const char* c = uri ? uri : ""; *c; ++c) {
+      switch (*c) {
+        case '&': root_start += "&amp;"; break;
+        case '<': root_start += "&lt;"; break;
+        case '\'': root_start += "&apos;"; break;
+        case '\t': root_start += "&#9;"; break;
+        case '\n': root_start += "&#10;"; break;
+        case '\r': root_start += "&#13;"; break;
+        default: root_start += *c;
+      }
+    }
+    root_start += '\'';
+  }
+
+  // Completes root_start with the root's qualified name; the declarations were collected
+  // before (expat reports them ahead of the start tag).
+  void finish_root_start(const char* name) {
+    std::string_view v(name);
+    std::string qn;
+    const size_t a = v.find(ns_separator);
+    if (a != std::string_view::npos) {
+      std::string_view rest = v.substr(a + 1);
+      const size_t b = rest.find(ns_separator);
+      if (b != std::string_view::npos) {
+        qn.assign(rest.substr(b + 1));
+        qn += ':';
+        qn += rest.substr(0, b);
+      } else {
+        qn.assign(rest);
+      }
+    } else {
+      qn.assign(v);
+    }
+    root_start.insert(0, "<" + qn);
+    root_start += '>';
+    // The usual headers need no copy per stream.
+    for (std::string_view k : known_roots)
+      if (root_start == k) {
+        root_known = k;
+        std::string().swap(root_start);
+        break;
+      }
+  }
+
+  static constexpr std::string_view known_roots[] = {
+      "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>",
+      "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:client'>",
+      "<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams'>",
+      "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:server'>",
+      "<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' "
+      "xmlns:db='jabber:server:dialback'>",
+      "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:server' "
+      "xmlns:db='jabber:server:dialback'>",
+  };
 
   void stop() {
     if (failed || error_pending || stopped || reset_requested) return;
@@ -610,7 +739,12 @@ struct stream_parser::impl {
       return;
     }
     const qname q = split_name(name);
+    if (replaying) {
+      depth = 1;  // the copy of the root start tag given to a resumed expat (hibernate())
+      return;
+    }
     if (d == 1) {
+      finish_root_start(name);
       stream_header h;
       h.name.assign(q.local);
       h.ns.assign(q.ns);
@@ -625,7 +759,7 @@ struct stream_parser::impl {
     element* e;
     if (d == 2) {
       stanza = element(std::string(q.local), std::string(q.ns));
-      stanza_start = static_cast<uint64_t>(XML_GetCurrentByteIndex(parser));
+      stanza_start = event_start();
       stack.clear();
       e = &stanza;
     } else {
@@ -678,7 +812,9 @@ struct stream_parser::impl {
   static void ns_decl_cb(void* ud, const XML_Char* prefix, const XML_Char* uri) {
     impl& s = self(ud);
     s.guarded([&] {
-      if (s.depth == 0 && !prefix) s.root_default_ns.assign(uri ? uri : "");
+      if (s.depth != 0 || s.replaying) return;
+      if (!prefix) s.root_default_ns.assign(uri ? uri : "");
+      s.add_root_decl(prefix, uri);
     });
   }
   static void xml_decl_cb(void* ud, const XML_Char*, const XML_Char* encoding, int) {
@@ -721,6 +857,10 @@ void stream_parser::stop() { impl_->stop(); }
 std::string stream_parser::take_unparsed() { return std::exchange(impl_->unparsed, {}); }
 
 void stream_parser::reset() { impl_->reset(); }
+
+bool stream_parser::hibernate() { return impl_->hibernate(); }
+
+bool stream_parser::hibernated() const { return impl_->parser == nullptr; }
 
 bool stream_parser::failed() const { return impl_->failed; }
 

@@ -78,6 +78,14 @@ class stream_parser {
   void reset();
   bool failed() const;
 
+  // Idle streams: frees the expat instance and the buffers of a stream that is between
+  // stanzas (root open, nothing partial received, no error, not stopped or closed) and returns
+  // true; otherwise changes nothing and returns false. The next feed() that brings bytes
+  // recreates expat with the root's namespace declarations, so callbacks, errors, limits and
+  // offsets are exactly those of a parser that never hibernated. Not from a callback.
+  bool hibernate();
+  bool hibernated() const;
+
  private:
   struct impl;
   std::unique_ptr<impl> impl_;

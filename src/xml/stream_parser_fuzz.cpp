@@ -6,7 +6,9 @@
 //     whole, in pseudo-random chunks or byte by byte;
 //  2. every element reported serializes (writer) and parses back to an equal element;
 //  3. stop() in a callback leaves exactly the bytes after that element for take_unparsed(),
-//     and the bytes before it parse to the same events.
+//     and the bytes before it parse to the same events;
+//  4. hibernate() between chunks (wherever it is accepted) changes no event: the resumed
+//     parser reports the same elements, errors and limits as one that never hibernated.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -53,10 +55,22 @@ struct outcome {
   std::vector<stream_header> headers;
 };
 
-outcome run(std::string_view input, const std::vector<size_t>& sizes, parser_limits limits) {
+outcome run(std::string_view input, const std::vector<size_t>& sizes, parser_limits limits,
+            bool hibernate = false) {
   recorder r;
   stream_parser p(r, limits);
-  bool ok = starling::xml::testing::feed_split(p, input, sizes);
+  bool ok = true;
+  if (!hibernate) {
+    ok = starling::xml::testing::feed_split(p, input, sizes);
+  } else {
+    size_t pos = 0;
+    for (size_t i = 0; pos < input.size(); ++i) {
+      size_t n = i < sizes.size() ? std::min(sizes[i], input.size() - pos) : input.size() - pos;
+      ok = p.feed(input.substr(pos, n));
+      pos += n;
+      if (p.hibernate() != p.hibernated()) fail("hibernate() result disagrees with hibernated()");
+    }
+  }
   if (ok == p.failed()) fail("feed() result disagrees with failed()");
   return {std::move(r.events), std::move(r.elements), std::move(r.headers)};
 }
@@ -119,6 +133,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   outcome chunked = run(input, chunk_sizes(input.size(), seed), limits);
   if (chunked.events != whole.events)
     fail("chunked run differs from whole run", join(whole.events), join(chunked.events));
+  outcome hibernating = run(input, chunk_sizes(input.size(), seed ^ 0x5a), limits, true);
+  if (hibernating.events != whole.events)
+    fail("run with hibernate() differs from whole run", join(whole.events), join(hibernating.events));
   if (input.size() <= 2048) {
     outcome bytes = run(input, std::vector<size_t>(input.size(), 1), limits);
     if (bytes.events != whole.events)

@@ -599,3 +599,218 @@ TEST(StreamParserKeepalive, WhitespaceBeforeTheProlog) {
   EXPECT_EQ(handler.opens, 1);
   EXPECT_EQ(handler.errors, 0);
 }
+
+// ---- hibernate(): an idle stream frees expat and resumes on the next byte -------------------
+namespace starling::xml {
+namespace {
+
+// Feeds `input` in the given chunks and tries hibernate() after every chunk; returns the
+// events and how many times the parser actually hibernated.
+struct hib_result {
+  std::vector<std::string> events;
+  bool ok = true;
+  size_t hibernations = 0;
+};
+hib_result run_hibernating(std::string_view input, const std::vector<size_t>& sizes,
+                           parser_limits limits = {}) {
+  testing::recorder r;
+  stream_parser p(r, limits);
+  hib_result out;
+  size_t pos = 0;
+  auto step = [&](std::string_view chunk) {
+    out.ok = p.feed(chunk);
+    if (p.hibernate()) {
+      ++out.hibernations;
+      EXPECT_TRUE(p.hibernated());
+    }
+  };
+  for (size_t n : sizes) {
+    if (pos >= input.size()) break;
+    n = std::min(n, input.size() - pos);
+    step(input.substr(pos, n));
+    pos += n;
+  }
+  if (pos < input.size()) step(input.substr(pos));
+  out.events = std::move(r.events);
+  return out;
+}
+
+const std::string hib_header =
+    "<?xml version='1.0'?><stream:stream to='example.com' xmlns='jabber:client' "
+    "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>";
+
+TEST(StreamParserHibernate, RefusedUnlessBetweenStanzas) {
+  testing::recorder r;
+  stream_parser p(r);
+  EXPECT_FALSE(p.hibernate());  // no header yet
+  ASSERT_TRUE(p.feed("<?xml version='1.0'?><stream:stream xmlns='jabber:client' "));
+  EXPECT_FALSE(p.hibernate());  // header incomplete
+  ASSERT_TRUE(p.feed("xmlns:stream='http://etherx.jabber.org/streams'>"));
+  EXPECT_TRUE(p.hibernate());
+  EXPECT_TRUE(p.hibernated());
+  EXPECT_TRUE(p.hibernate());  // already
+  ASSERT_TRUE(p.feed("<message><body>half"));
+  EXPECT_FALSE(p.hibernated());
+  EXPECT_FALSE(p.hibernate());  // inside a stanza
+  ASSERT_TRUE(p.feed("</body></message><pres"));
+  EXPECT_FALSE(p.hibernate());  // a partial tag is held
+  ASSERT_TRUE(p.feed("ence/> \r\n"));
+  EXPECT_TRUE(p.hibernate());
+  ASSERT_EQ(r.elements.size(), 2u);
+  EXPECT_EQ(r.elements[0].child_text("body"), "half");
+  EXPECT_TRUE(r.elements[1].is("presence", ns_client));
+  // Closed and failed streams are not hibernated (nothing left to save).
+  ASSERT_TRUE(p.feed("</stream:stream>"));
+  EXPECT_EQ(r.events.back(), "close");
+  EXPECT_FALSE(p.hibernate());
+  testing::recorder r2;
+  stream_parser q(r2);
+  EXPECT_FALSE(q.feed(hib_header + "<a></b>"));
+  EXPECT_FALSE(q.hibernate());
+}
+
+// The events are the same as without hibernation, wherever the stream is split and the
+// parser hibernated: stanzas split across the hibernation point, keepalives, the close.
+TEST(StreamParserHibernate, EverySplitMatchesWhole) {
+  auto whole = run_whole(c2s_stream);
+  size_t hibernated = 0;
+  for (size_t i = 0; i <= c2s_stream.size(); ++i) {
+    auto res = run_hibernating(c2s_stream, {i});
+    ASSERT_EQ(res.events, whole.events) << "split at " << i;
+    hibernated += res.hibernations;
+  }
+  EXPECT_GT(hibernated, 10u);
+  for (uint32_t seed = 1; seed <= 100; ++seed) {
+    auto res = run_hibernating(c2s_stream, random_chunks(c2s_stream.size(), seed));
+    ASSERT_EQ(res.events, whole.events) << "seed " << seed;
+  }
+  auto bytes = run_hibernating(c2s_stream, byte_chunks(c2s_stream.size()));
+  EXPECT_EQ(bytes.events, whole.events);
+  EXPECT_GT(bytes.hibernations, 10u);
+}
+
+// RFC 6120 §4.8: stanzas inherit the namespaces declared on the stream header, whatever the
+// prefixes; after a resume they still apply, and the root's own end tag still matches.
+TEST(StreamParserHibernate, HeaderNamespacesStillApply) {
+  const std::string head =
+      "<s:stream xmlns:s='http://etherx.jabber.org/streams' xmlns='jabber:client' "
+      "xmlns:x='urn:example:x&amp;&apos;&#9;y' to='example.com' version='1.0'>";
+  const std::string body = "<x:item a='1'/><message><x:y x:attr='v'/></message></s:stream>";
+  auto whole = run_whole(head + body);
+  ASSERT_TRUE(whole.ok);
+  testing::recorder r;
+  stream_parser p(r);
+  ASSERT_TRUE(p.feed(head));
+  ASSERT_TRUE(p.hibernate());
+  ASSERT_TRUE(p.feed("<x:item a='1'/>"));
+  ASSERT_TRUE(p.hibernate());
+  ASSERT_TRUE(p.feed("<message><x:y x:attr='v'/></message>"));
+  ASSERT_TRUE(p.hibernate());
+  ASSERT_TRUE(p.feed("</s:stream>"));
+  EXPECT_EQ(r.events, whole.events);
+  ASSERT_EQ(r.elements.size(), 2u);
+  EXPECT_TRUE(r.elements[0].is("item", "urn:example:x&'\ty"));
+  const element* y = r.elements[1].child("y", "urn:example:x&'\ty");
+  ASSERT_NE(y, nullptr);
+  EXPECT_NE(y->attr_ns("urn:example:x&'\ty", "attr"), nullptr);
+  EXPECT_EQ(r.events.back(), "close");
+  // A wrong end tag is still an error after a resume.
+  testing::recorder r2;
+  stream_parser q(r2);
+  ASSERT_TRUE(q.feed(head));
+  ASSERT_TRUE(q.hibernate());
+  EXPECT_FALSE(q.feed("</stream:stream>"));
+  ASSERT_EQ(r2.errors.size(), 1u);
+  EXPECT_EQ(r2.errors[0], parse_error::not_well_formed);
+}
+
+// Limits count the bytes of the stream, not of expat's input: a resumed parser rejects the
+// same stanza at the same byte, and errors are the ones a parser that never slept reports.
+TEST(StreamParserHibernate, LimitsAndErrorsUnchanged) {
+  parser_limits limits;
+  limits.max_stanza_bytes = 60;
+  limits.max_depth = 4;
+  auto stanza = [](size_t n) {
+    std::string s = "<message><body></body></message>";
+    s.insert(15, std::string(n - s.size(), 'x'));
+    return s;
+  };
+  const std::vector<std::string> inputs = {
+      hib_header + stanza(60) + " " + stanza(60) + "<presence/>",
+      hib_header + "<presence/> " + stanza(61),
+      hib_header + "<presence/>\n<a><b><c><d/></c></b></a>",
+      hib_header + "<presence/>\n<a><b><c/></b></a>",
+      hib_header + "<presence/> text",
+      hib_header + "<presence/> <!-- c -->",
+      hib_header + "<presence/> <a></b>",
+      hib_header + "<presence/> \xC3\xA9",
+      hib_header + "<presence/> &amp;",
+  };
+  for (const auto& in : inputs) {
+    auto whole = run_whole(in, limits);
+    auto bytes = run_hibernating(in, byte_chunks(in.size()), limits);
+    EXPECT_EQ(bytes.events, whole.events) << in;
+    EXPECT_EQ(bytes.ok, whole.ok) << in;
+    EXPECT_GT(bytes.hibernations, 0u) << in;
+    for (uint32_t seed = 1; seed <= 20; ++seed)
+      EXPECT_EQ(run_hibernating(in, random_chunks(in.size(), seed), limits).events, whole.events)
+          << in << " seed " << seed;
+  }
+  // A stanza too large that starts right after the resume.
+  testing::recorder r;
+  stream_parser p(r, limits);
+  ASSERT_TRUE(p.feed(hib_header + "<presence/>"));
+  ASSERT_TRUE(p.hibernate());
+  ASSERT_TRUE(p.feed(stanza(60)));
+  ASSERT_TRUE(p.hibernate());
+  EXPECT_FALSE(p.feed(stanza(61)));
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0], parse_error::stanza_too_large);
+}
+
+// RFC 6120 §4.3.3: stream restarts (after STARTTLS and SASL) work on a hibernated parser,
+// both with reset() and with stop()/take_unparsed() from the restart point.
+TEST(StreamParserHibernate, StreamRestart) {
+  testing::recorder r;
+  stream_parser p(r);
+  ASSERT_TRUE(p.feed(hib_header));
+  ASSERT_TRUE(p.hibernate());
+  p.reset();
+  EXPECT_FALSE(p.hibernated());
+  ASSERT_TRUE(p.feed(hib_header + "<presence/>"));
+  ASSERT_TRUE(p.hibernate());
+  r.after_element = [&](const element& e) {
+    if (e.name() == "auth") p.stop();
+  };
+  const std::string after = hib_header + "<iq type='set' id='b'/>";
+  ASSERT_TRUE(p.feed("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>" + after));
+  EXPECT_EQ(p.take_unparsed(), after);
+  p.reset();
+  ASSERT_TRUE(p.feed(after));
+  ASSERT_TRUE(p.hibernate());
+  ASSERT_TRUE(p.feed("<presence/>"));
+  EXPECT_EQ(r.headers.size(), 3u);
+  ASSERT_EQ(r.elements.size(), 4u);
+  EXPECT_TRUE(r.elements[2].is("iq", ns_client));
+  EXPECT_TRUE(r.elements[3].is("presence", ns_client));
+  // Stopped between feeds on a hibernated parser: nothing is lost.
+  ASSERT_TRUE(p.hibernate());
+  p.stop();
+  ASSERT_TRUE(p.feed("<x/>"));
+  EXPECT_EQ(p.take_unparsed(), "<x/>");
+}
+
+// The same for a server-to-server header with the dialback prefix (XEP-0220).
+TEST(StreamParserHibernate, ServerStreamWithDialbackPrefix) {
+  const std::string head =
+      "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:server' "
+      "xmlns:db='jabber:server:dialback' to='a.example' version='1.0'>";
+  const std::string input = head + "<db:result from='b' to='a'>key</db:result><message/>";
+  auto whole = run_whole(input);
+  auto bytes = run_hibernating(input, byte_chunks(input.size()));
+  EXPECT_EQ(bytes.events, whole.events);
+  EXPECT_GT(bytes.hibernations, 1u);
+}
+
+}  // namespace
+}  // namespace starling::xml
