@@ -138,7 +138,7 @@ asio::awaitable<c2s_session::sasl_outcome> c2s_session::sasl_begin(std::string n
   }
   if (!srv_.auth_failures_ip().allowed(remote_ip()))
     co_return sasl_failed(sasl::failure::temporary_auth_failure, "Too many failed attempts; try again later");
-  sasl_.emplace();
+  sasl_ = std::make_unique<sasl_state>();
   sasl_->mechanism = name;
   sasl_->advertised = std::move(advertised);
   if (initial_malformed) co_return sasl_failed(sasl::failure::incorrect_encoding);  // RFC 6120 §6.5.5

@@ -119,7 +119,7 @@ asio::awaitable<void> c2s_session::handle_sasl2(xml::element el) {
       initial = decode_sasl2(ir->text());
       malformed = !initial;
     }
-    sasl2_request_.emplace(std::move(el));
+    sasl2_request_ = std::make_unique<xml::element>(std::move(el));
 
     // A mechanism of a module (XEP-0484 HT-*): one round trip, settled by the module.
     for (const auto& ext : srv_.sasl2().extensions()) {

@@ -155,17 +155,22 @@ asio::awaitable<void> c2s_session::run() {
       allowance = std::min(rate, allowance + rate * std::chrono::duration<double>(now - last_refill).count());
       last_refill = now;
       allowance -= static_cast<double>(n);
-      if (allowance < 0) {
-        asio::steady_timer pause(executor_);
-        pause.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-            std::chrono::duration<double>(-allowance / rate)));
-        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      }
+      if (allowance < 0) co_await pause_reading(-allowance / rate);
     }
   }
   // XEP-0198 §5: a resumable session outlives a connection that dropped without a closed stream.
   if (can_hibernate()) hibernate();
   else finish();
+}
+
+// A timer of its own in a coroutine of its own, so that the read loop's frame, which every
+// idle session keeps, does not carry one.
+asio::awaitable<void> c2s_session::pause_reading(double seconds) {
+  asio::steady_timer pause(executor_);
+  pause.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(seconds)));
+  error_code ec;
+  co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
 }
 
 // Input arrived after a quiet period (or for the first time): a release is due once the

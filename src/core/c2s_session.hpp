@@ -125,6 +125,7 @@ class c2s_session : public std::enable_shared_from_this<c2s_session>, private xm
   boost::asio::awaitable<void> write_loop();
   boost::asio::awaitable<void> flush();
   boost::asio::awaitable<void> linger();
+  boost::asio::awaitable<void> pause_reading(double seconds);  // traffic shaping
   // Idle handling on idle_timer_ (a plain callback, no coroutine frame): closes the stream
   // after limits.idle_timeout and frees per-stream memory after limits.idle_release_delay.
   void note_activity();
@@ -222,9 +223,11 @@ class c2s_session : public std::enable_shared_from_this<c2s_session>, private xm
     std::string username;
     std::vector<std::string> advertised;  // the profile's mechanism list (XEP-0474 'h')
   };
-  std::optional<sasl_state> sasl_;
+  // Only during the exchange: on the heap, so that a bound session does not carry ~700 bytes
+  // of SCRAM state.
+  std::unique_ptr<sasl_state> sasl_;
   bool sasl2_ = false;  // the exchange in progress uses XEP-0388 elements
-  std::optional<xml::element> sasl2_request_;  // the client's <authenticate/> (inline requests)
+  std::unique_ptr<xml::element> sasl2_request_;  // the client's <authenticate/> (inline requests)
   user_agent_info user_agent_;
   // While a SASL2 success is being put together the session is already bound, but nothing may
   // reach the client before <success/> (XEP-0388 §2.6): stanzas delivered meanwhile wait here.

@@ -166,11 +166,18 @@ awaitable<size_t> connection::read_some(std::span<char> buf, error_code& ec) {
         ERR_clear_error();
         co_return 0;
       }
-      if ((ec = co_await wait_for(socket_, err))) co_return 0;
+      // Waited for here rather than through wait_for(): an idle session sits in this wait,
+      // and a nested coroutine would keep one more frame per session.
+      co_await socket_.async_wait(err == SSL_ERROR_WANT_WRITE ? asio::ip::tcp::socket::wait_write
+                                                               : asio::ip::tcp::socket::wait_read,
+                                  asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return 0;
     } else {
       size_t n = socket_.read_some(asio::buffer(buf.data(), buf.size()), ec);
       if (ec == asio::error::would_block || ec == asio::error::try_again) {
-        if ((ec = co_await wait_for(socket_, SSL_ERROR_WANT_READ))) co_return 0;
+        co_await socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                                    asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return 0;
         continue;
       }
       co_return n;

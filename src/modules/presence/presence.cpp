@@ -17,6 +17,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <charconv>
 #include <deque>
+#include <list>
 #include <mutex>
 #include <unordered_map>
 #include <set>
@@ -41,7 +42,9 @@ struct presence_state {
   bool available = false;
   std::optional<xml::element> last;   // last available presence broadcast (RFC 6121 §4.4)
   std::set<std::string> directed;     // RFC 6121 §4.6.3: recipients of directed presence
-  std::deque<xml::element> queue;     // presence from the client, processed in order
+  // Presence from the client, processed in order. A list: an empty std::deque already holds a
+  // 512-byte node, and every session has this state.
+  std::list<xml::element> queue;
   bool busy = false;
 };
 
