@@ -10,6 +10,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <atomic>
+#include <malloc.h>
 
 #include "core/server.hpp"
 #include "precis/precis.hpp"
@@ -226,6 +227,16 @@ void c2s_session::release_idle_memory() {
   }
   if (out_.empty()) std::string().swap(out_);
   if (held_output_.empty()) std::string().swap(held_output_);
+  // What a login and a busy stream used (TLS handshake, SASL, parser, stanzas) was freed in
+  // small pieces between the chunks still in use, so the allocator keeps those pages; give
+  // whole free pages back to the system (glibc madvises them), at most once a second per
+  // thread, so that the cost stays independent of the number of sessions going idle.
+  static thread_local std::chrono::steady_clock::time_point last_trim;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_trim >= std::chrono::seconds(1)) {
+    last_trim = now;
+    ::malloc_trim(0);
+  }
 }
 
 void c2s_session::on_stream_open(xml::stream_header header) { events_.emplace_back(std::move(header)); }
