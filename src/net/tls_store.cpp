@@ -32,7 +32,9 @@ SSL_CTX* make_context(const tls_identity& id, const tls_options& opts, std::stri
   // server cipher preference. Release buffers keeps idle sessions small.
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
                                SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
-  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  // NO_AUTO_CHAIN: the chain is the configured file's (use_certificate_chain_file below), so
+  // OpenSSL need not search the trust store to build one at every handshake (issue 6).
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   // Client streams on TLS 1.3 leave OpenSSL after the handshake (net/tls_record): collect the
   // traffic secrets, and send no NewSessionTicket (we keep no session cache, and a ticket would
