@@ -4,6 +4,7 @@
 #include <cctype>
 #include <map>
 #include <system_error>
+#include <utility>
 
 #include "storage/sqlite_accounts.hpp"
 
@@ -319,8 +320,40 @@ std::string apply_migrations(connection& c, const std::vector<migration>& migrat
 // ---------------------------------------------------------------------------------------------
 // sqlite_database
 
+namespace {
+std::atomic<uint64_t> next_database_id{1};
+}
+
 sqlite_database::sqlite_database(std::filesystem::path file, const sqlite_options& opts)
-    : file_(std::move(file)), opts_(opts) {}
+    : file_(std::move(file)), opts_(opts), id_(next_database_id.fetch_add(1)) {}
+
+std::shared_ptr<connection> sqlite_database::thread_reader() {
+  struct entry {
+    uint64_t db;
+    std::weak_ptr<connection> conn;
+  };
+  // Entries of closed databases expire (their connections are gone) and are replaced.
+  thread_local std::vector<entry> mine;
+  for (auto it = mine.begin(); it != mine.end(); ++it) {
+    if (it->db != id_) continue;
+    if (auto c = it->conn.lock()) return c;
+    mine.erase(it);
+    break;
+  }
+  connection_options o;
+  o.read_only = true;
+  o.busy_timeout = opts_.busy_timeout;
+  auto c = std::make_shared<connection>(file_, o);
+  {
+    std::lock_guard lock(thread_readers_mutex_);
+    // Checked under the lock close() takes: a connection opened after close() would leak.
+    check_open();
+    thread_readers_.push_back(c);
+  }
+  std::erase_if(mine, [](const entry& e) { return e.conn.expired(); });
+  mine.push_back({id_, c});
+  return c;
+}
 
 std::unique_ptr<sqlite_database> sqlite_database::open(const std::filesystem::path& file,
                                                        const sqlite_options& opts,
@@ -362,6 +395,7 @@ std::unique_ptr<sqlite_database> sqlite_database::open(const std::filesystem::pa
       }
       db->reader_pool_ = std::make_unique<boost::asio::thread_pool>(readers);
     }
+    db->inline_reads_ = readers > 0 && opts.inline_reads;
     db->accounts_ = make_sqlite_account_store(*db);
   } catch (const std::exception& e) {
     error = e.what();
@@ -393,10 +427,56 @@ void sqlite_database::close() {
   // waiting forever and no accepted write is lost.
   if (reader_pool_) reader_pool_->join();
   if (writer_pool_) writer_pool_->join();
+  {
+    // A read() running on another thread holds its own reference until it returns.
+    std::lock_guard lock(thread_readers_mutex_);
+    thread_readers_.clear();
+  }
   idle_readers_.clear();
   reader_conns_.clear();
   // The last connection to close checkpoints the WAL into the main file.
   writer_conn_.reset();
+}
+
+void sqlite_database::post(std::function<void(connection&)> f) {
+  check_open();
+  bool schedule = false;
+  {
+    std::lock_guard lock(posted_mutex_);
+    posted_.push_back(std::move(f));
+    schedule = !std::exchange(flush_scheduled_, true);
+  }
+  // Queued behind the run() calls issued before, ahead of those issued after: the order of
+  // the writer's queue is the order of the calls.
+  if (schedule) boost::asio::post(writer_pool_->get_executor(), [this] { flush_posted(); });
+}
+
+void sqlite_database::flush_posted() {
+  std::vector<std::function<void(connection&)>> batch;
+  {
+    std::lock_guard lock(posted_mutex_);
+    batch.swap(posted_);
+    flush_scheduled_ = false;
+  }
+  if (batch.empty()) return;
+  connection& c = writer();
+  try {
+    transaction t(c);
+    for (auto& f : batch) {
+      c.exec_script("SAVEPOINT posted");
+      try {
+        f(c);
+        c.exec_script("RELEASE posted");
+      } catch (const std::exception&) {
+        posted_failures_.fetch_add(1, std::memory_order_relaxed);
+        c.exec_script("ROLLBACK TO posted; RELEASE posted");
+      }
+    }
+    t.commit();
+  } catch (const std::exception&) {
+    // BEGIN or COMMIT failed (disk full, I/O error, busy past the timeout): the batch is lost.
+    posted_failures_.fetch_add(batch.size(), std::memory_order_relaxed);
+  }
 }
 
 void sqlite_database::check_open() const {

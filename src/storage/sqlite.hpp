@@ -2,12 +2,16 @@
 // SQLite backend building blocks, shared by every store that keeps its data in the server's
 // database: the account store here, and the roster, offline, MAM... stores of their modules.
 //
-// Threading model. One writer connection lives on a dedicated thread; a small pool of read-only
-// connections lives on a few more. WAL mode lets readers see the last commit while the writer
-// works. Network threads never touch a connection: they `co_await db.run(f)` (writes, or reads
-// that must be serialised with writes) or `co_await db.read(f)` (plain queries). `f` runs on the
-// database thread with a `connection&`, and the awaiting coroutine then resumes on its own
-// executor, never on the database thread.
+// Threading model. One writer connection lives on a dedicated thread. WAL mode lets readers see
+// the last commit while the writer works. Network threads `co_await db.run(f)` (writes, or reads
+// that must be serialised with writes): `f` runs on the writer thread with a `connection&`, and
+// the awaiting coroutine then resumes on its own executor, never on the database thread.
+// `co_await db.read(f)` (plain queries) runs `f` at once on the calling thread, on a read-only
+// connection of that thread's own: a WAL reader never waits for the writer, and the data of a
+// running server is in the page cache, so a read costs microseconds, where a hop to a database
+// thread and back costs two thread wake-ups (the largest single cost of a login, issue 6).
+// `read_pooled(f)` runs `f` on a small pool of reader threads instead: for queries that may
+// scan much data (archive searches), so as not to stall a network thread.
 //
 // A store is written like this:
 //
@@ -222,6 +226,8 @@ struct sqlite_options {
   // case for an in-memory database, which other connections cannot see).
   unsigned readers = 2;
   std::chrono::milliseconds busy_timeout{5000};
+  // read() on the caller's thread (see the top of this file); off: on the reader pool.
+  bool inline_reads = true;
 };
 
 class sqlite_database final : public database {
@@ -249,13 +255,47 @@ class sqlite_database final : public database {
     return submit(*writer_pool_, false, std::move(f));
   }
 
-  // Like run(), on one of the read-only connections (or the writer if there are none). Reads
-  // see every write whose run() has completed.
+  // A write nobody waits for (e.g. the last-logout record): `f` runs on the writer thread,
+  // batched with the other posted writes of the moment in one transaction (one commit, one
+  // wake-up of the writer for many of them), each in a savepoint of its own: one that throws
+  // is rolled back alone (and counted in posted_failures(); `f` should log its own errors).
+  // Ordered with run(): a run() or post() issued later sees its effect. Throws sqlite_error if
+  // the database is closed.
+  void post(std::function<void(connection&)> f);
+  uint64_t posted_failures() const { return posted_failures_.load(std::memory_order_relaxed); }
+
+  // Runs `f` on the calling thread's read-only connection (opened on first use), without
+  // suspending; on the writer thread for an in-memory database (which other connections cannot
+  // see) or with `inline_reads` off. Reads see every write whose run() has completed. `f` must
+  // be a short query: it runs on a network thread.
   template <class F>
   awaitable<result_of<F>> read(F f) {
+    if (!inline_reads_) return read_pooled(std::move(f));
+    return read_here(std::move(f));
+  }
+
+  // Like run(), on one of the read-only connections of the reader pool (or the writer if there
+  // are none): for long queries. Reads see every write whose run() has completed.
+  template <class F>
+  awaitable<result_of<F>> read_pooled(F f) {
     if (!reader_pool_) return submit(*writer_pool_, false, std::move(f));
     return submit(*reader_pool_, true, std::move(f));
   }
+
+  // read() for synchronous code (a hook): `f` runs at once on the calling thread's read-only
+  // connection; std::nullopt when reads do not run inline (in-memory database, inline_reads
+  // off): the caller then takes its asynchronous path. Throws sqlite_error.
+  template <class F>
+  std::optional<result_of<F>> read_now(F&& f) {
+    if (!inline_reads_) return std::nullopt;
+    check_open();
+    std::shared_ptr<connection> c = thread_reader();
+    return f(*c);
+  }
+
+  // The calling thread's read-only connection for this database, opened on first use; it
+  // stays open until the database closes (or the thread ends). Throws sqlite_error.
+  std::shared_ptr<connection> thread_reader();
 
   // Runs `f` on the writer thread and blocks until done: for start-up and tools, not for
   // network threads. Rethrows f's exception.
@@ -317,6 +357,21 @@ class sqlite_database final : public database {
   using boxed = std::optional<std::conditional_t<std::is_void_v<R>, std::monostate, R>>;
 
   template <class F>
+  awaitable<result_of<F>> read_here(F f) {
+    using R = result_of<F>;
+    static_assert(!std::is_reference_v<R>, "return by value");
+    check_open();
+    // The shared_ptr keeps the connection alive should close() run meanwhile on another thread.
+    std::shared_ptr<connection> c = thread_reader();
+    if constexpr (std::is_void_v<R>) {
+      f(*c);
+      co_return;
+    } else {
+      co_return f(*c);
+    }
+  }
+
+  template <class F>
   awaitable<result_of<F>> submit(boost::asio::thread_pool& pool, bool reader, F f) {
     using R = result_of<F>;
     static_assert(!std::is_reference_v<R>,
@@ -353,6 +408,19 @@ class sqlite_database final : public database {
   std::vector<std::unique_ptr<connection>> reader_conns_;  // all of them
   std::vector<connection*> idle_readers_;                  // those not in use
   std::unique_ptr<boost::asio::thread_pool> reader_pool_;
+
+  void flush_posted();
+  std::mutex posted_mutex_;
+  std::vector<std::function<void(connection&)>> posted_;
+  bool flush_scheduled_ = false;
+  std::atomic<uint64_t> posted_failures_{0};
+
+  // read()'s per-thread connections; each thread finds its own through a thread_local list
+  // keyed by id_ (never reused, unlike addresses).
+  bool inline_reads_ = false;
+  const uint64_t id_;
+  std::mutex thread_readers_mutex_;
+  std::vector<std::shared_ptr<connection>> thread_readers_;
 
   std::mutex hooks_mutex_;
   std::vector<account_removal_hook> removal_hooks_;

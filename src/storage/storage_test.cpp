@@ -680,9 +680,15 @@ TEST_F(storage_test, caller_resumes_on_its_own_executor) {
         co_await db.run([&](connection&) { writer_thread = std::this_thread::get_id(); });
         if (writer_thread == caller_thread) ++wrong;
         if (!ex.target<asio::thread_pool::executor_type>()->running_in_this_thread()) ++wrong;
-        co_await db.read([&](connection&) { reader_thread = std::this_thread::get_id(); });
+        co_await db.read_pooled([&](connection&) { reader_thread = std::this_thread::get_id(); });
         if (reader_thread == caller_thread || reader_thread == writer_thread) ++wrong;
         if (!ex.target<asio::thread_pool::executor_type>()->running_in_this_thread()) ++wrong;
+        // read() runs on the caller's own thread, without a hop.
+        // (The pool has two threads: a resumption may land on either.)
+        std::thread::id inline_thread;
+        const auto before_read = std::this_thread::get_id();
+        co_await db.read([&](connection&) { inline_thread = std::this_thread::get_id(); });
+        if (inline_thread != before_read || std::this_thread::get_id() != before_read) ++wrong;
         auto created = co_await db.accounts().create(make_account("h", "u"));
         if (created != write_result::ok) ++wrong;
         if (!ex.target<asio::thread_pool::executor_type>()->running_in_this_thread()) ++wrong;
@@ -704,6 +710,63 @@ TEST_F(storage_test, caller_resumes_on_its_own_executor) {
   }(db, inside));
   EXPECT_EQ(after, std::this_thread::get_id());
   EXPECT_NE(inside, std::this_thread::get_id());
+}
+
+// read() runs on a read-only connection of the calling thread's own; it sees what run() and
+// other processes committed before it, and close() ends those connections.
+TEST_F(storage_test, inline_reads_see_every_commit_and_end_with_close) {
+  auto& db = open();
+  auto count = [&db]() -> awaitable<int64_t> {
+    co_return co_await db.read([](connection& c) {
+      auto st = c.prepare("SELECT count(*) FROM accounts");
+      st.step();
+      return st.column_int64(0);
+    });
+  };
+  EXPECT_EQ(run_on(io_, count()), 0);
+  std::weak_ptr<connection> mine = db.thread_reader();
+  EXPECT_EQ(db.thread_reader().get(), mine.lock().get());  // one per thread, reused
+  EXPECT_EQ(run_on(io_, db.accounts().create(make_account("h", "u"))), write_result::ok);
+  EXPECT_EQ(run_on(io_, count()), 1);
+  // A commit by another process (starlingctl) is seen by the next read too.
+  exec_raw("INSERT INTO accounts (host, user, created) VALUES ('h', 'v', 0)");
+  EXPECT_EQ(run_on(io_, count()), 2);
+  // Another thread gets a connection of its own.
+  connection* other = nullptr;
+  std::thread([&] { other = db.thread_reader().get(); }).join();
+  EXPECT_NE(other, mine.lock().get());
+  // Read-only, like the pool's readers.
+  EXPECT_THROW(run_on(io_, db.read([](connection& c) { c.execute("DELETE FROM accounts"); })), sqlite_error);
+  db.close();
+  EXPECT_TRUE(mine.expired());
+  EXPECT_THROW(run_on(io_, count()), sqlite_error);
+  EXPECT_THROW(db.thread_reader(), sqlite_error);
+}
+
+// post(): fire-and-forget writes, batched, ordered with run(), a failing one rolled back alone.
+TEST_F(storage_test, posted_writes_are_ordered_and_fail_alone) {
+  auto& db = open();
+  db.run_blocking([](connection& c) { c.exec_script("CREATE TABLE notes (n INTEGER PRIMARY KEY)"); });
+  for (int i = 1; i <= 50; ++i) {
+    db.post([i](connection& c) { c.execute("INSERT INTO notes (n) VALUES (?1)", i); });
+  }
+  // A duplicate key: this one write fails, the others of its batch stay.
+  db.post([](connection& c) { c.execute("INSERT INTO notes (n) VALUES (7)"); });
+  db.post([](connection& c) { c.execute("INSERT INTO notes (n) VALUES (51)"); });
+  // A run() issued after the posts sees all of them.
+  auto n = run_on(io_, db.run([](connection& c) {
+    auto st = c.prepare("SELECT count(*), max(n) FROM notes");
+    st.step();
+    return std::pair(st.column_int64(0), st.column_int64(1));
+  }));
+  EXPECT_EQ(n.first, 51);
+  EXPECT_EQ(n.second, 51);
+  EXPECT_EQ(db.posted_failures(), 1u);
+  // Posted writes still queued at close() are written, not dropped.
+  db.post([](connection& c) { c.execute("INSERT INTO notes (n) VALUES (52)"); });
+  db.close();
+  EXPECT_EQ(query_int("SELECT count(*) FROM notes"), 52);
+  EXPECT_THROW(db.post([](connection&) {}), sqlite_error);
 }
 
 TEST_F(storage_test, works_without_reader_connections) {

@@ -62,7 +62,8 @@ class last_module : public module {
       // §3: "since the user last logged out": when the account's last resource goes.
       if (srv_->sessions().resource_count(s.bare_jid()) == 0) {
         last_record r{static_cast<int64_t>(std::time(nullptr)), s.slot<last_status>().text};
-        boost::asio::co_spawn(s.executor(), record(s.bare_jid(), std::move(r)), boost::asio::detached);
+        // Nobody waits for it: batched with the other logouts of the moment (issue 6).
+        store_->put_later(s.bare_jid(), std::move(r));
       }
       return hook_result::next;
     });
@@ -135,11 +136,6 @@ class last_module : public module {
       co_return;
     }
     answer(req, static_cast<int64_t>(std::time(nullptr)) - got.record->logout, got.record->status);
-  }
-
-  boost::asio::awaitable<void> record(jid bare, last_record r) {
-    auto op = store_->put(std::move(bare), std::move(r));
-    co_await std::move(op);
   }
 
   server* srv_ = nullptr;

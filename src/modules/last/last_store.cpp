@@ -1,6 +1,8 @@
 // SQLite store of last activity.
 #include "modules/last/last_store.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include "storage/sqlite.hpp"
 
 namespace starling::modules {
@@ -30,15 +32,35 @@ class sqlite_last_store final : public last_store {
     co_return out;
   }
 
-  boost::asio::awaitable<bool> put(jid bare, last_record r) override {
-    // INSERT OR IGNORE semantics for a deleted account: the foreign key would fail; the
-    // account is gone and its activity with it.
+  // INSERT OR IGNORE semantics for a deleted account: the foreign key would fail; the
+  // account is gone and its activity with it.
+  static void write(connection& c, const std::string& host, const std::string& user, const last_record& r) {
+    c.execute(
+        "INSERT INTO last_activity (host, user, logout, status) "
+        "SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM accounts WHERE host = ?1 AND user = ?2) "
+        "ON CONFLICT (host, user) DO UPDATE SET logout = excluded.logout, status = excluded.status",
+        host, user, r.logout, r.status);
+  }
+
+  void put_later(jid bare, last_record r) override {
     auto work = [host = bare.domain(), user = bare.local(), r = std::move(r)](connection& c) {
-      c.execute(
-          "INSERT INTO last_activity (host, user, logout, status) "
-          "SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM accounts WHERE host = ?1 AND user = ?2) "
-          "ON CONFLICT (host, user) DO UPDATE SET logout = excluded.logout, status = excluded.status",
-          host, user, r.logout, r.status);
+      try {
+        write(c, host, user, r);
+      } catch (const std::exception& e) {
+        spdlog::error("last: logout record of {}@{}: {}", user, host, e.what());
+        throw;  // the database rolls this write back alone
+      }
+    };
+    try {
+      db_.post(std::move(work));
+    } catch (const std::exception& e) {
+      spdlog::warn("last: logout record of {} not written: {}", bare.str(), e.what());
+    }
+  }
+
+  boost::asio::awaitable<bool> put(jid bare, last_record r) override {
+    auto work = [host = bare.domain(), user = bare.local(), r = std::move(r)](connection& c) {
+      write(c, host, user, r);
     };
     try {
       auto op = db_.run(std::move(work));

@@ -30,6 +30,8 @@ class last_store {
   virtual ~last_store() = default;
   virtual boost::asio::awaitable<last_lookup> get(jid bare) = 0;
   virtual boost::asio::awaitable<bool> put(jid bare, last_record r) = 0;
+  // put() that nobody waits for: batched with other such writes (the logout path).
+  virtual void put_later(jid bare, last_record r) = 0;
 };
 
 // SQLite implementation; its rows are deleted with the account.

@@ -69,6 +69,19 @@ boost::asio::awaitable<std::optional<int64_t>> offline_store::count(std::string 
   }
 }
 
+std::optional<bool> offline_store::any_now(const std::string& host, const std::string& user) {
+  auto work = [&host, &user](connection& c) {
+    auto st = c.prepare("SELECT EXISTS (SELECT 1 FROM offline_messages WHERE host = ?1 AND user = ?2)", host, user);
+    st.step();
+    return st.column_int64(0) != 0;
+  };
+  try {
+    return db_.read_now(work);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
 namespace {
 offline_message row(storage::statement& st, bool with_stanza) {
   offline_message m;

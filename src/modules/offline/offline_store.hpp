@@ -49,6 +49,10 @@ class offline_store {
   boost::asio::awaitable<bool> remove(std::string host, std::string user, std::vector<int64_t> ids,
                                       bool all_or_nothing);
   boost::asio::awaitable<bool> purge(std::string host, std::string user);
+  // Whether the account holds any message, read at once on the calling thread (for the login
+  // path: no hop to the writer). nullopt when that is not possible (in-memory database) or on
+  // failure. Sees only completed store()s: the caller accounts for those in flight.
+  std::optional<bool> any_now(const std::string& host, const std::string& user);
 
  private:
   storage::sqlite_database& db_;
