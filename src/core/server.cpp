@@ -43,6 +43,17 @@ server::~server() {
     std::lock_guard lock(pending_mutex_);
     pending_iqs_.clear();
   }
+  if (db_) {
+    // Database calls issued just before the stop (e.g. by sessions as they closed) complete by
+    // posting to their coroutine's io_context from the writer thread: let the writer finish
+    // its queue while the io_contexts still exist. Nothing queues new ones now: the network
+    // threads have returned and the sessions are gone.
+    try {
+      db_->run_blocking([](storage::connection&) {});
+    } catch (const std::exception&) {
+      // Closed already: nothing runs on it.
+    }
+  }
   io_.reset();
   s2s_.reset();  // after the streams, which call it until their io_context goes
   modules_.clear();
