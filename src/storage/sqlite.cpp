@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <pthread.h>
 #include <system_error>
 #include <utility>
 
@@ -383,6 +384,9 @@ std::unique_ptr<sqlite_database> sqlite_database::open(const std::filesystem::pa
       }
     }
     db->writer_pool_ = std::make_unique<boost::asio::thread_pool>(1);
+    // Named so that per-thread CPU (top -H, perf --sort pid, starling-bench's server.threads)
+    // shows what the database writer costs apart from the network threads.
+    boost::asio::post(*db->writer_pool_, [] { pthread_setname_np(pthread_self(), "starling-dbw"); });
 
     unsigned readers = in_memory ? 0 : opts.readers;
     if (readers > 0) {
@@ -394,6 +398,8 @@ std::unique_ptr<sqlite_database> sqlite_database::open(const std::filesystem::pa
         db->idle_readers_.push_back(db->reader_conns_.back().get());
       }
       db->reader_pool_ = std::make_unique<boost::asio::thread_pool>(readers);
+      for (unsigned i = 0; i < readers; ++i)
+        boost::asio::post(*db->reader_pool_, [] { pthread_setname_np(pthread_self(), "starling-dbr"); });
     }
     db->inline_reads_ = readers > 0 && opts.inline_reads;
     db->accounts_ = make_sqlite_account_store(*db);
