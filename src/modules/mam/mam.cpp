@@ -16,6 +16,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <atomic>
 #include <deque>
 #include <mutex>
 #include <unordered_map>
@@ -44,8 +45,6 @@ int64_t now_us() {
       .count();
 }
 
-// XEP-0313 §3 / XEP-0359 §5: ids unpredictable and never reused (122 bits of randomness).
-std::string new_uid() { return util::random_token(21); }
 
 constexpr size_t max_pref_jids = 1000;  // per list
 }  // namespace
@@ -65,6 +64,8 @@ class mam_module : public module {
     if (!srv.sqlite().migrate(mam_store::migrations(), error)) throw std::runtime_error("mam: " + error);
     auto load = [](storage::connection& conn) { return mam_store::load_prefs(conn); };
     for (auto& row : srv.sqlite().run_blocking(load)) prefs_[row.user + "@" + row.host] = to_prefs(row);
+    auto last = [](storage::connection& conn) { return mam_store::last_seq(conn); };
+    last_seq_.store(srv.sqlite().run_blocking(last));
 
     // Group commit: rows are written by the writer thread in batches, one transaction each
     // (a transaction per row cost a thread hop and a WAL commit of several pages per message).
@@ -72,7 +73,7 @@ class mam_module : public module {
     wo.max_batch = c.write_batch;
     wo.max_delay = std::chrono::milliseconds(c.write_delay_ms);
     auto write = [this](storage::connection& conn, std::vector<mam_entry>& batch) {
-      mam_store::insert_batch(conn, batch, last_seq_, limits_);
+      mam_store::insert_batch(conn, batch, limits_);
     };
     auto failed = [](const std::exception& e, size_t n) {
       spdlog::error("mam: writing {} messages to the archive failed: {}", n, e.what());
@@ -140,8 +141,8 @@ class mam_module : public module {
     mam_entry e;
     e.host = owner.domain();
     e.user = owner.local();
-    e.received_us = now_us();
-    e.uid = new_uid();
+    e.seq = next_seq();
+    e.uid = mam_store::make_uid(e.seq);
     e.with_bare = peer.bare_str();
     e.with_full = peer.str();
     e.outgoing = outgoing;
@@ -150,6 +151,20 @@ class mam_module : public module {
     // The id is ours at once: nobody waits for the row to be written.
     writer_->push(std::move(e));
     return uid;
+  }
+
+  // The archive order and timestamp of a message archived now: the receipt time in µs, or one
+  // more than the last one given (clock steps back, several per µs, or after a restart with
+  // newer rows). Assigned here, not by the writer, because the uid that encodes it is needed
+  // at once (XEP-0359 stanza-id on the routed message). Any network thread.
+  int64_t next_seq() {
+    const int64_t now = now_us();
+    int64_t last = last_seq_.load(std::memory_order_relaxed);
+    int64_t next;
+    do {
+      next = std::max(now, last + 1);
+    } while (!last_seq_.compare_exchange_weak(last, next, std::memory_order_relaxed));
+    return next;
   }
 
   // On the writer thread: everything queued so far goes in, in arrival order.
@@ -572,7 +587,7 @@ class mam_module : public module {
   std::mutex mutex_;
   std::unordered_map<std::string, archive_prefs> prefs_;  // users who set their own
 
-  int64_t last_seq_ = 0;  // writer thread only
+  std::atomic<int64_t> last_seq_{0};  // the last seq given (next_seq)
   std::optional<storage::batch_writer<mam_entry>> writer_;
 
   static constexpr size_t max_recent = 100000;

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <functional>
+#include <cstdio>
 #include <map>
+
+#include "util/random.hpp"
 
 namespace starling::modules {
 using storage::connection;
@@ -40,82 +43,178 @@ CREATE TABLE mam_prefs (
   PRIMARY KEY (host, user),
   FOREIGN KEY (host, user) REFERENCES accounts (host, user) ON DELETE CASCADE
 ) WITHOUT ROWID;
+)sql"},
+          // Version 2 (issue 6: archive CPU per message). Every row carried the owner as two
+          // text columns in three indexes plus a foreign-key check against accounts; with
+          // thousands of archives each row touched a different page of every index. Now:
+          //  - mam_owners: one row per archive with an integer id (the only reference to
+          //    accounts, ON DELETE CASCADE); rows and indexes carry that integer.
+          //  - no uid index: new uids encode their seq (mam_store::make_uid), so a uid lookup
+          //    is a rowid lookup. Uids of version-1 rows (no '-') stay findable through a
+          //    partial index that new rows never enter.
+          //  - no per-row foreign key: a trigger removes an archive's rows when its owner row
+          //    goes (itself deleted by the cascade from accounts), so an archive still goes
+          //    with its account (XEP-0313 §3.2 leaves retention to the server; a deleted
+          //    account must not keep one).
+          {"mam", 2, R"sql(
+CREATE TABLE mam_owners (
+  id INTEGER PRIMARY KEY,
+  host TEXT NOT NULL,
+  user TEXT NOT NULL,
+  count INTEGER NOT NULL,   -- rows in mam_messages, for the size cap
+  UNIQUE (host, user),
+  FOREIGN KEY (host, user) REFERENCES accounts (host, user) ON DELETE CASCADE
+);
+INSERT INTO mam_owners (host, user, count)
+  SELECT host, user, count(*) FROM mam_messages GROUP BY host, user ORDER BY host, user;
+CREATE TABLE mam_messages_v2 (
+  seq INTEGER PRIMARY KEY,  -- archive order = timestamp in µs, strictly increasing, never reused
+  owner INTEGER NOT NULL,   -- mam_owners.id
+  uid TEXT NOT NULL,        -- public archive id / XEP-0359 stanza-id (see make_uid)
+  with_bare TEXT NOT NULL,  -- remote party, bare
+  with_full TEXT NOT NULL,  -- remote party as addressed (full or bare)
+  outgoing INTEGER NOT NULL,
+  stanza TEXT NOT NULL      -- serialized <message/>, default namespace jabber:client
+);
+INSERT INTO mam_messages_v2 (seq, owner, uid, with_bare, with_full, outgoing, stanza)
+  SELECT m.seq, o.id, m.uid, m.with_bare, m.with_full, m.outgoing, m.stanza
+  FROM mam_messages m JOIN mam_owners o ON o.host = m.host AND o.user = m.user ORDER BY m.seq;
+DROP TABLE mam_messages;
+DROP TABLE mam_archives;
+ALTER TABLE mam_messages_v2 RENAME TO mam_messages;
+-- Index entries end with the rowid (seq): both are ordered by seq within an archive.
+CREATE INDEX mam_messages_owner ON mam_messages (owner);
+CREATE INDEX mam_messages_with ON mam_messages (owner, with_bare);
+-- Version-1 uids (random, without '-'): the only rows in this index.
+CREATE UNIQUE INDEX mam_messages_uid_v1 ON mam_messages (owner, uid) WHERE instr(uid, '-') = 0;
+CREATE TRIGGER mam_owner_removed AFTER DELETE ON mam_owners BEGIN
+  DELETE FROM mam_messages WHERE owner = old.id;
+END;
 )sql"}};
 }
 
-void mam_store::insert_batch(connection& c, std::vector<mam_entry>& batch, int64_t& last_seq,
-                             const mam_limits& limits) {
-  if (batch.empty()) return;
-  if (last_seq == 0) {
-    auto st = c.prepare("SELECT max(seq) FROM mam_messages");
-    if (st.step() && !st.column_is_null(0)) last_seq = st.column_int64(0);
+std::string mam_store::make_uid(int64_t seq) {
+  // XEP-0313 §3.1 / XEP-0359 §6: unique and never reused (the seq is), unpredictable (12
+  // random characters of 62, ~71 bits: a client can derive when a message was archived from
+  // its own ids, which it sees anyway, but cannot guess another archive entry's id).
+  char hex[17];
+  int n = std::snprintf(hex, sizeof hex, "%llx", static_cast<unsigned long long>(seq));
+  std::string uid(hex, static_cast<size_t>(n));
+  uid += '-';
+  uid += util::random_token(12);
+  return uid;
+}
+
+std::optional<int64_t> mam_store::uid_seq(std::string_view uid) {
+  auto dash = uid.find('-');
+  if (dash == std::string_view::npos || dash == 0 || dash > 15) return std::nullopt;
+  int64_t seq = 0;
+  for (size_t i = 0; i < dash; ++i) {
+    char ch = uid[i];
+    int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+    if (d < 0) return std::nullopt;
+    seq = seq * 16 + d;
   }
+  return seq;
+}
+
+int64_t mam_store::last_seq(connection& c) {
+  auto st = c.prepare("SELECT max(seq) FROM mam_messages");
+  return st.step() && !st.column_is_null(0) ? st.column_int64(0) : 0;
+}
+
+void mam_store::insert_batch(connection& c, std::vector<mam_entry>& batch, const mam_limits& limits) {
+  if (batch.empty()) return;
   storage::transaction tx(c);
-  // Per archive in this batch: does the account exist, and how many rows it gets. A batch
-  // holds many messages of few accounts: one account lookup and one counter update each.
+  // Per archive in this batch: its id (0: no such account) and how many rows it gets. A batch
+  // holds many messages of few accounts: one owner statement each, before the rows.
   struct owner_state {
-    bool exists = false;
+    int64_t id = 0;
     int64_t added = 0;
+    int64_t count = 0;
   };
   std::map<std::pair<std::string_view, std::string_view>, owner_state> owners;
-  int64_t seq = last_seq;
-  for (const auto& e : batch) {
-    auto [it, fresh] = owners.try_emplace({e.host, e.user});
-    if (fresh) {
-      auto st = c.prepare("SELECT 1 FROM accounts WHERE host = ?1 AND user = ?2", e.host, e.user);
-      it->second.exists = st.step();
+  for (const auto& e : batch) ++owners[{e.host, e.user}].added;
+  for (auto& [owner, state] : owners) {
+    // Creates the archive on first use, only for an account that exists (accounts that do
+    // not exist any more get nothing; RFC 6121 §8.5.1 bounces are the router's business).
+    auto st = c.prepare(
+        "INSERT INTO mam_owners (host, user, count) "
+        "SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM accounts WHERE host = ?1 AND user = ?2) "
+        "ON CONFLICT (host, user) DO UPDATE SET count = count + excluded.count RETURNING id, count",
+        owner.first, owner.second, state.added);
+    if (st.step()) {
+      state.id = st.column_int64(0);
+      state.count = st.column_int64(1);
     }
-    // Accounts that do not exist (any more) get nothing (RFC 6121 §8.5.1 bounces elsewhere).
-    if (!it->second.exists) continue;
-    int64_t next = std::max(e.received_us, seq + 1);
+  }
+  for (const auto& e : batch) {
+    const auto& state = owners.find({e.host, e.user})->second;
+    if (state.id == 0) continue;
     c.execute(
-        "INSERT INTO mam_messages (seq, host, user, uid, with_bare, with_full, outgoing, stanza) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        next, e.host, e.user, e.uid, e.with_bare, e.with_full, e.outgoing ? 1 : 0, e.stanza);
-    seq = next;
-    ++it->second.added;
+        "INSERT INTO mam_messages (seq, owner, uid, with_bare, with_full, outgoing, stanza) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        e.seq, state.id, e.uid, e.with_bare, e.with_full, e.outgoing ? 1 : 0, e.stanza);
   }
   for (const auto& [owner, state] : owners) {
-    if (state.added == 0) continue;
-    // The cap is checked once per archive and batch, with the count the update returns.
-    auto st = c.prepare(
-        "INSERT INTO mam_archives (host, user, count) VALUES (?1, ?2, ?3) "
-        "ON CONFLICT (host, user) DO UPDATE SET count = count + excluded.count RETURNING count",
-        owner.first, owner.second, state.added);
-    int64_t count = st.step() ? st.column_int64(0) : 0;
-    st = {};
-    if (limits.max_messages_per_user <= 0 || count <= limits.max_messages_per_user) continue;
+    if (state.id == 0) continue;
+    // The cap is checked once per archive and batch, with the count the update returned.
+    if (limits.max_messages_per_user <= 0 || state.count <= limits.max_messages_per_user) continue;
     // XEP-0313 §3.2: only the oldest messages may go, never a hole in the middle.
     int64_t removed = c.execute(
-        "DELETE FROM mam_messages WHERE host = ?1 AND user = ?2 AND seq <= "
-        "(SELECT seq FROM mam_messages INDEXED BY mam_messages_owner WHERE host = ?1 AND user = ?2 ORDER BY seq LIMIT 1 OFFSET ?3)",
-        owner.first, owner.second, count - limits.max_messages_per_user - 1);
-    c.execute("UPDATE mam_archives SET count = count - ?3 WHERE host = ?1 AND user = ?2", owner.first, owner.second,
-              removed);
+        "DELETE FROM mam_messages WHERE owner = ?1 AND seq <= "
+        "(SELECT seq FROM mam_messages INDEXED BY mam_messages_owner WHERE owner = ?1 ORDER BY seq LIMIT 1 OFFSET ?2)",
+        state.id, state.count - limits.max_messages_per_user - 1);
+    c.execute("UPDATE mam_owners SET count = count - ?2 WHERE id = ?1", state.id, removed);
   }
   tx.commit();
-  last_seq = seq;
 }
 
 int64_t mam_store::expire(connection& c, int64_t cutoff_seq, int64_t limit) {
   storage::transaction tx(c);
-  std::vector<std::tuple<std::string, std::string, int64_t>> per_owner;
+  std::vector<std::pair<int64_t, int64_t>> per_owner;
   {
-    // The oldest rows first: a rowid range, whatever account they belong to.
+    // The oldest rows first: a rowid range, whatever archive they belong to.
     auto st = c.prepare(
-        "SELECT host, user, count(*) FROM (SELECT host, user FROM mam_messages WHERE seq < ?1 ORDER BY seq LIMIT ?2) "
-        "GROUP BY host, user",
+        "SELECT owner, count(*) FROM (SELECT owner FROM mam_messages WHERE seq < ?1 ORDER BY seq LIMIT ?2) "
+        "GROUP BY owner",
         cutoff_seq, limit);
-    while (st.step()) per_owner.emplace_back(st.column_text(0), st.column_text(1), st.column_int64(2));
+    while (st.step()) per_owner.emplace_back(st.column_int64(0), st.column_int64(1));
   }
   if (per_owner.empty()) return 0;
   int64_t n = c.execute("DELETE FROM mam_messages WHERE seq IN (SELECT seq FROM mam_messages WHERE seq < ?1 ORDER BY seq LIMIT ?2)",
                         cutoff_seq, limit);
-  for (const auto& [host, user, k] : per_owner)
-    c.execute("UPDATE mam_archives SET count = max(0, count - ?3) WHERE host = ?1 AND user = ?2", host, user, k);
+  for (const auto& [owner, k] : per_owner)
+    c.execute("UPDATE mam_owners SET count = max(0, count - ?2) WHERE id = ?1", owner, k);
   tx.commit();
   return n;
 }
+
+namespace {
+// The row with archive id `uid` in the archive of host/user (no row: not there). Columns: seq,
+// uid, stanza, and with `full` also with_bare, with_full.
+storage::statement find_uid(connection& c, const std::string& host, const std::string& user, const std::string& uid,
+                            bool full) {
+  if (auto seq = mam_store::uid_seq(uid)) {
+    // A rowid lookup; the uid must match too (its random part is what makes it unguessable).
+    return full ? c.prepare("SELECT seq, uid, stanza, with_bare, with_full FROM mam_messages WHERE seq = ?1 AND uid = ?2 "
+                            "AND owner = (SELECT id FROM mam_owners WHERE host = ?3 AND user = ?4)",
+                            *seq, uid, host, user)
+                : c.prepare("SELECT seq FROM mam_messages WHERE seq = ?1 AND uid = ?2 "
+                            "AND owner = (SELECT id FROM mam_owners WHERE host = ?3 AND user = ?4)",
+                            *seq, uid, host, user);
+  }
+  // A version-1 uid (random, no '-'): the partial index (the instr() term selects it).
+  return full ? c.prepare("SELECT seq, uid, stanza, with_bare, with_full FROM mam_messages INDEXED BY mam_messages_uid_v1 "
+                          "WHERE owner = (SELECT id FROM mam_owners WHERE host = ?1 AND user = ?2) AND uid = ?3 "
+                          "AND instr(uid, '-') = 0",
+                          host, user, uid)
+              : c.prepare("SELECT seq FROM mam_messages INDEXED BY mam_messages_uid_v1 "
+                          "WHERE owner = (SELECT id FROM mam_owners WHERE host = ?1 AND user = ?2) AND uid = ?3 "
+                          "AND instr(uid, '-') = 0",
+                          host, user, uid);
+}
+}  // namespace
 
 std::string mam_page_sql(bool with_bare, bool with_full, bool ascending, bool count) {
   std::string sql = count ? "SELECT count(*) FROM mam_messages" : "SELECT seq, uid, stanza FROM mam_messages";
@@ -123,7 +222,7 @@ std::string mam_page_sql(bool with_bare, bool with_full, bool ascending, bool co
   // account's messages) and filtering, which is fast on a test database and a disaster on one
   // with millions of rows from other accounts.
   sql += with_bare ? " INDEXED BY mam_messages_with" : " INDEXED BY mam_messages_owner";
-  sql += " WHERE host = ?1 AND user = ?2 AND seq >= ?3 AND seq <= ?4";
+  sql += " WHERE owner = (SELECT id FROM mam_owners WHERE host = ?1 AND user = ?2) AND seq >= ?3 AND seq <= ?4";
   if (with_bare) sql += count ? " AND with_bare = ?5" : " AND with_bare = ?7";
   if (with_full) sql += count ? " AND with_full = ?6" : " AND with_full = ?8";
   if (!count) sql += ascending ? " ORDER BY seq ASC LIMIT ?5 OFFSET ?6" : " ORDER BY seq DESC LIMIT ?5 OFFSET ?6";
@@ -173,7 +272,7 @@ mam_status page(const source& src, int64_t lo, int64_t hi, const mam_page_reques
 mam_status mam_store::query(connection& c, const std::string& host, const std::string& user, const mam_filter& f,
                             const mam_page_request& p, mam_page& out) {
   auto seq_of = [&](const std::string& uid) -> std::optional<int64_t> {
-    auto st = c.prepare("SELECT seq FROM mam_messages WHERE host = ?1 AND user = ?2 AND uid = ?3", host, user, uid);
+    auto st = find_uid(c, host, user, uid, false);
     if (!st.step()) return std::nullopt;
     return st.column_int64(0);
   };
@@ -193,9 +292,7 @@ mam_status mam_store::query(connection& c, const std::string& host, const std::s
   if (!f.ids.empty()) {
     std::vector<mam_record> named;
     for (const auto& uid : f.ids) {
-      auto st = c.prepare(
-          "SELECT seq, uid, stanza, with_bare, with_full FROM mam_messages WHERE host = ?1 AND user = ?2 AND uid = ?3",
-          host, user, uid);
+      auto st = find_uid(c, host, user, uid, true);
       if (!st.step()) return mam_status::item_not_found;
       mam_record r{st.column_int64(0), st.column_text(1), st.column_text(2)};
       if (r.seq < lo || r.seq > hi) continue;
@@ -247,11 +344,11 @@ mam_status mam_store::query(connection& c, const std::string& host, const std::s
 
 std::optional<std::pair<mam_record, mam_record>> mam_store::bounds(connection& c, const std::string& host,
                                                                    const std::string& user, int64_t min_seq) {
-  auto first = c.prepare("SELECT seq, uid FROM mam_messages INDEXED BY mam_messages_owner WHERE host = ?1 AND user = ?2 AND seq >= ?3 ORDER BY seq ASC LIMIT 1",
+  auto first = c.prepare("SELECT seq, uid FROM mam_messages INDEXED BY mam_messages_owner WHERE owner = (SELECT id FROM mam_owners WHERE host = ?1 AND user = ?2) AND seq >= ?3 ORDER BY seq ASC LIMIT 1",
                          host, user, min_seq);
   if (!first.step()) return std::nullopt;
   mam_record a{first.column_int64(0), first.column_text(1), {}};
-  auto last = c.prepare("SELECT seq, uid FROM mam_messages INDEXED BY mam_messages_owner WHERE host = ?1 AND user = ?2 AND seq >= ?3 ORDER BY seq DESC LIMIT 1",
+  auto last = c.prepare("SELECT seq, uid FROM mam_messages INDEXED BY mam_messages_owner WHERE owner = (SELECT id FROM mam_owners WHERE host = ?1 AND user = ?2) AND seq >= ?3 ORDER BY seq DESC LIMIT 1",
                         host, user, min_seq);
   if (!last.step()) return std::nullopt;
   mam_record b{last.column_int64(0), last.column_text(1), {}};

@@ -1,21 +1,25 @@
 #pragma once
 // XEP-0313 user archives: the store interface and its SQLite implementation.
 //
-// Layout (designed for millions of rows per account):
+// Layout (designed for millions of rows per account; schema version 2, see migrations()):
 //  - mam_messages: rowid `seq` is the archive order and the message's timestamp in µs since
-//    the epoch, strictly increasing over the whole server (assigned on the writer thread). New
-//    rows append at the end of the table's b-tree; retention by age is a rowid range delete.
-//    `uid` is the public archive id (random, unpredictable, never reused: XEP-0313 §5.2).
-//  - (host, user) and (host, user, with_bare) indexes: SQLite appends the rowid to every index
-//    entry, so both are ordered by seq within an account: a page is one index range scan in
-//    either direction (checked with EXPLAIN QUERY PLAN in mam_test.cpp).
-//  - mam_archives: per-account message count, so that the size cap is O(1) to check.
+//    the epoch, strictly increasing over the whole server (assigned when the message is
+//    archived, mam_module). New rows append at the end of the table's b-tree; retention by age
+//    is a rowid range delete. `owner` is the archive's integer id (mam_owners).
+//    `uid` is the public archive id (unpredictable, never reused: XEP-0313 §5.2); it encodes
+//    the seq (make_uid), so it needs no index: a lookup is a rowid lookup plus a comparison.
+//  - (owner) and (owner, with_bare) indexes: SQLite appends the rowid to every index entry, so
+//    both are ordered by seq within an archive: a page is one index range scan in either
+//    direction (checked with EXPLAIN QUERY PLAN in mam_test.cpp).
+//  - mam_owners: per-account id and message count (the size cap is O(1) to check).
 //  - mam_prefs: XEP-0441 preferences.
-// Every table references accounts with ON DELETE CASCADE: an archive goes with its account.
+// mam_owners and mam_prefs reference accounts with ON DELETE CASCADE; a trigger deletes an
+// archive's messages with its mam_owners row: an archive goes with its account.
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "storage/sqlite.hpp"
@@ -24,8 +28,8 @@ namespace starling::modules {
 
 struct mam_entry {
   std::string host, user;   // the archive (account)
-  int64_t received_us = 0;  // receipt time; the stored seq is max(this, previous seq + 1)
-  std::string uid;
+  int64_t seq = 0;          // archive order and receipt time in µs; unique, see mam_module
+  std::string uid;          // make_uid(seq)
   std::string with_bare, with_full;  // the remote JID (to for outgoing, from for incoming)
   bool outgoing = false;
   std::string stanza;  // serialized <message/>
@@ -84,11 +88,17 @@ class mam_store {
 
   static std::vector<storage::migration> migrations();
 
+  // The archive id of the entry with `seq`: "<seq in hex>-<12 random characters>".
+  static std::string make_uid(int64_t seq);
+  // The seq a uid made by make_uid() encodes; nullopt for anything else (version-1 uids).
+  static std::optional<int64_t> uid_seq(std::string_view uid);
+  // The highest seq ever stored that is still there (0: none).
+  static int64_t last_seq(storage::connection& c);
+
   // --- on the writer thread (inside run()), for batching by the module ---
   // Appends entries (for accounts that exist; others are skipped), enforces the size cap.
-  // `last_seq` is the writer's high-water mark (0: read it from the table first).
-  static void insert_batch(storage::connection& c, std::vector<mam_entry>& batch, int64_t& last_seq,
-                           const mam_limits& limits);
+  // Each entry's seq must be unique (not necessarily in batch order).
+  static void insert_batch(storage::connection& c, std::vector<mam_entry>& batch, const mam_limits& limits);
   // Removes messages older than `cutoff_seq`, at most `limit` rows; returns rows removed.
   static int64_t expire(storage::connection& c, int64_t cutoff_seq, int64_t limit);
   // A page of the archive. Runs on any connection.

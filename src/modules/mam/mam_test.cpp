@@ -44,8 +44,8 @@ class mam_store_test : public ::testing::Test {
       mam_entry e;
       e.host = "example.com";
       e.user = "juliet";
-      e.received_us = t0 + i * 1000;
-      e.uid = util::random_token(16);
+      e.seq = next_seq(t0 + i * 1000);
+      e.uid = mam_store::make_uid(e.seq);
       e.with_bare = i % 2 ? "nurse@example.com" : "romeo@example.com";
       e.with_full = e.with_bare + (i % 4 == 0 ? "/garden" : "/home");
       e.outgoing = i % 3 == 0;
@@ -53,9 +53,11 @@ class mam_store_test : public ::testing::Test {
       uids.push_back(e.uid);
       batch.push_back(std::move(e));
     }
-    run([&](storage::connection& c) { mam_store::insert_batch(c, batch, last_seq_, limits); });
+    run([&](storage::connection& c) { mam_store::insert_batch(c, batch, limits); });
     return uids;
   }
+  // What mam_module::next_seq does: the time, or one more than the last one.
+  int64_t next_seq(int64_t t) { return last_seq_ = std::max(t, last_seq_ + 1); }
   mam_status query(const mam_filter& f, const mam_page_request& p, mam_page& out) {
     return run([&](storage::connection& c) { return mam_store::query(c, "example.com", "juliet", f, p, out); });
   }
@@ -154,18 +156,38 @@ TEST_F(mam_store_test, FiltersByWithTimeAndIds) {
   EXPECT_EQ(uids_of(page).front(), uids[90]);
 }
 
-TEST_F(mam_store_test, SequenceIsStrictlyIncreasingEvenWithEqualTimestamps) {
-  std::vector<mam_entry> batch(3);
-  for (auto& e : batch) {
-    e.host = "example.com", e.user = "juliet", e.received_us = 5, e.uid = util::random_token(16);
-    e.with_bare = e.with_full = "romeo@example.com", e.stanza = "<message/>";
-  }
-  run([&](storage::connection& c) { mam_store::insert_batch(c, batch, last_seq_, {}); });
+TEST_F(mam_store_test, UidsEncodeTheirSeqAndAreUnpredictable) {
+  const int64_t seq = 1'700'000'000'123'456;
+  std::string a = mam_store::make_uid(seq), b = mam_store::make_uid(seq);
+  EXPECT_NE(a, b);  // the random part
+  EXPECT_EQ(mam_store::uid_seq(a), seq);
+  EXPECT_EQ(a.size(), 13u + 1u + 12u);
+  // Anything else is not a version-2 uid (version-1 uids are random alphanumerics).
+  for (const char* bad : {"", "-", "-abc", "xyz-abc", "1234567890abcdef0-abc", "AB-cd", "Abcdefghijklmnopqrstu"})
+    EXPECT_FALSE(mam_store::uid_seq(bad).has_value()) << bad;
+  // A uid with the right seq but another random part names nothing.
+  auto uids = fill(3);
+  auto wrong = uids[1];
+  wrong.back() = wrong.back() == 'a' ? 'b' : 'a';
+  mam_filter f;
+  f.after_id = wrong;
   mam_page page;
-  ASSERT_EQ(query({}, {}, page), mam_status::ok);
-  ASSERT_EQ(page.items.size(), 3u);
-  EXPECT_LT(page.items[0].seq, page.items[1].seq);
-  EXPECT_LT(page.items[1].seq, page.items[2].seq);
+  EXPECT_EQ(query(f, {}, page), mam_status::item_not_found);
+  f.after_id = uids[1];
+  ASSERT_EQ(query(f, {}, page), mam_status::ok);
+  ASSERT_EQ(page.items.size(), 1u);
+  EXPECT_EQ(page.items[0].uid, uids[2]);
+  // Another archive's uid is not found in this one.
+  std::vector<mam_entry> batch(1);
+  batch[0].host = "example.com", batch[0].user = "romeo", batch[0].seq = next_seq(0);
+  batch[0].uid = mam_store::make_uid(batch[0].seq), batch[0].with_bare = batch[0].with_full = "juliet@example.com";
+  batch[0].stanza = "<message/>";
+  run([&](storage::connection& c) { mam_store::insert_batch(c, batch, {}); });
+  f.after_id = batch[0].uid;
+  EXPECT_EQ(query(f, {}, page), mam_status::item_not_found);
+  f = {};
+  f.ids = {batch[0].uid};
+  EXPECT_EQ(query(f, {}, page), mam_status::item_not_found);
 }
 
 TEST_F(mam_store_test, SizeCapRemovesTheOldest) {
@@ -195,7 +217,7 @@ TEST_F(mam_store_test, ExpiryAndAccountRemoval) {
   ASSERT_EQ(query({}, p, page), mam_status::ok);
   EXPECT_EQ(page.count, 30u);
   auto count = run([](storage::connection& c) {
-    auto st = c.prepare("SELECT count FROM mam_archives WHERE user = 'juliet'");
+    auto st = c.prepare("SELECT count FROM mam_owners WHERE user = 'juliet'");
     st.step();
     return st.column_int64(0);
   });
@@ -206,25 +228,40 @@ TEST_F(mam_store_test, ExpiryAndAccountRemoval) {
   auto prefs = run([](storage::connection& c) { return mam_store::load_prefs(c); });
   ASSERT_EQ(prefs.size(), 1u);
   EXPECT_EQ(prefs[0].never, (std::vector<std::string>{"c@d/e", "f@g"}));
-  // Everything goes with the account (foreign keys).
+  // romeo's archive stays when juliet's goes.
+  std::vector<mam_entry> other(2);
+  for (auto& e : other) {
+    e.host = "example.com", e.user = "romeo", e.seq = next_seq(0), e.uid = mam_store::make_uid(e.seq);
+    e.with_bare = e.with_full = "juliet@example.com", e.stanza = "<message/>";
+  }
+  run([&](storage::connection& c) { mam_store::insert_batch(c, other, {}); });
+  // Everything goes with the account (foreign keys to accounts, the trigger on mam_owners).
   run([](storage::connection& c) { c.execute("DELETE FROM accounts WHERE user = 'juliet'"); });
   auto left = run([](storage::connection& c) {
-    auto st = c.prepare("SELECT (SELECT count(*) FROM mam_messages) + (SELECT count(*) FROM mam_archives) + "
+    auto st = c.prepare("SELECT (SELECT count(*) FROM mam_messages WHERE owner NOT IN (SELECT id FROM mam_owners WHERE user = 'romeo')) + "
+                        "(SELECT count(*) FROM mam_owners WHERE user = 'juliet') + "
                         "(SELECT count(*) FROM mam_prefs)");
     st.step();
     return st.column_int64(0);
   });
   EXPECT_EQ(left, 0);
-  // No archive for accounts that do not exist.
-  std::vector<mam_entry> ghost(1);
-  ghost[0].host = "example.com", ghost[0].user = "ghost", ghost[0].uid = "x", ghost[0].stanza = "<message/>";
-  run([&](storage::connection& c) { mam_store::insert_batch(c, ghost, last_seq_, {}); });
-  left = run([](storage::connection& c) {
+  auto romeo = run([](storage::connection& c) {
     auto st = c.prepare("SELECT count(*) FROM mam_messages");
     st.step();
     return st.column_int64(0);
   });
-  EXPECT_EQ(left, 0);
+  EXPECT_EQ(romeo, 2);
+  // No archive for accounts that do not exist.
+  std::vector<mam_entry> ghost(1);
+  ghost[0].host = "example.com", ghost[0].user = "ghost", ghost[0].seq = next_seq(0);
+  ghost[0].uid = mam_store::make_uid(ghost[0].seq), ghost[0].stanza = "<message/>";
+  run([&](storage::connection& c) { mam_store::insert_batch(c, ghost, {}); });
+  left = run([](storage::connection& c) {
+    auto st = c.prepare("SELECT (SELECT count(*) FROM mam_messages) + (SELECT count(*) FROM mam_owners WHERE user = 'ghost')");
+    st.step();
+    return st.column_int64(0);
+  });
+  EXPECT_EQ(left, 2);
 }
 
 // Every page and count query is an index range scan of one account, never a table scan or
@@ -244,18 +281,110 @@ TEST_F(mam_store_test, QueriesUseTheIndexes) {
             return out;
           });
           SCOPED_TRACE(mam_page_sql(wb, wf, asc, count) + "\n" + plan);
-          EXPECT_NE(plan.find(wb ? "INDEX mam_messages_with (host=? AND user=? AND with_bare=? AND rowid>? AND rowid<?)"
-                                 : "INDEX mam_messages_owner (host=? AND user=? AND rowid>? AND rowid<?)"),
+          EXPECT_NE(plan.find(wb ? "INDEX mam_messages_with (owner=? AND with_bare=? AND rowid>? AND rowid<?)"
+                                 : "INDEX mam_messages_owner (owner=? AND rowid>? AND rowid<?)"),
                     std::string::npos);
           EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos);
           EXPECT_EQ(plan.find("SCAN"), std::string::npos);
         }
-  std::string uid_plan = run([](storage::connection& c) {
-    auto st = c.prepare("EXPLAIN QUERY PLAN SELECT seq FROM mam_messages WHERE host = ?1 AND user = ?2 AND uid = ?3");
+  // The only indexes a new row goes into: the owner and with indexes (the version-1 uid index
+  // is partial and takes no new uid).
+  auto indexed = run([](storage::connection& c) {
+    auto st = c.prepare("SELECT count(*) FROM mam_messages INDEXED BY mam_messages_uid_v1 WHERE instr(uid, '-') = 0");
     st.step();
-    return st.column_text(3);
+    return st.column_int64(0);
   });
-  EXPECT_NE(uid_plan.find("mam_messages_uid"), std::string::npos) << uid_plan;
+  EXPECT_EQ(indexed, 0);
+}
+
+// A database of schema version 1 (text owner columns, random uids) with rows in it is
+// upgraded in place: every row, count, preference and uid stays, queryable by its old uid.
+TEST(mam_migration, UpgradesVersionOneArchives) {
+  auto dir = std::filesystem::temp_directory_path() / ("starling-mam-" + util::random_token(12));
+  std::string error;
+  auto db = storage::open_sqlite_database(dir / "t.db", {}, error);
+  ASSERT_TRUE(db) << error;
+  auto v1 = mam_store::migrations();
+  v1.resize(1);
+  ASSERT_EQ(v1[0].version, 1);
+  ASSERT_TRUE(db->migrate(v1, error)) << error;
+  std::vector<std::string> old_uids;
+  for (int i = 0; i < 40; ++i) old_uids.push_back(util::random_token(21));
+  db->run_blocking([&](storage::connection& c) {
+    for (const char* u : {"juliet", "romeo", "nurse"})
+      c.execute("INSERT INTO accounts (host, user, created) VALUES ('example.com', ?1, 0)", u);
+    for (int i = 0; i < 40; ++i) {
+      const char* owner = i % 4 == 0 ? "romeo" : "juliet";
+      c.execute("INSERT INTO mam_messages (seq, host, user, uid, with_bare, with_full, outgoing, stanza) "
+                "VALUES (?1, 'example.com', ?2, ?3, 'nurse@example.com', 'nurse@example.com/x', ?4, ?5)",
+                int64_t{1'000'000} + i, owner, old_uids[i], i % 2, "<message><body>" + std::to_string(i) + "</body></message>");
+    }
+    c.execute("INSERT INTO mam_archives (host, user, count) VALUES ('example.com', 'juliet', 30), ('example.com', 'romeo', 10)");
+    mam_store::save_prefs(c, {"example.com", "juliet", "never", {"a@b"}, {}});
+  });
+  db.reset();
+  db = storage::open_sqlite_database(dir / "t.db", {}, error);
+  ASSERT_TRUE(db) << error;
+  ASSERT_TRUE(db->migrate(mam_store::migrations(), error)) << error;
+  auto version = db->run_blocking([](storage::connection& c) {
+    auto st = c.prepare("SELECT version FROM schema_version WHERE module = 'mam'");
+    st.step();
+    return st.column_int64(0);
+  });
+  EXPECT_EQ(version, 2);
+  auto q = [&](const std::string& user, const mam_filter& f, const mam_page_request& p, mam_page& out) {
+    return db->run_blocking([&](storage::connection& c) { return mam_store::query(c, "example.com", user, f, p, out); });
+  };
+  mam_page page;
+  mam_page_request all;
+  all.max = 100;
+  ASSERT_EQ(q("juliet", {}, all, page), mam_status::ok);
+  ASSERT_EQ(page.count, 30u);
+  for (size_t k = 0; k < page.items.size(); ++k) EXPECT_EQ(page.items[k].seq % 4 != 0, true);
+  EXPECT_EQ(page.items.front().uid, old_uids[1]);
+  EXPECT_EQ(page.items.front().stanza, "<message><body>1</body></message>");
+  // Old uids: after-id, RSM after and ids still find their rows, in their own archive only.
+  mam_filter f;
+  f.after_id = old_uids[37];
+  ASSERT_EQ(q("juliet", f, all, page), mam_status::ok);
+  ASSERT_EQ(page.items.size(), 2u);
+  EXPECT_EQ(page.items[0].uid, old_uids[38]);
+  mam_page_request after = all;
+  after.after_uid = old_uids[2];
+  ASSERT_EQ(q("juliet", {}, after, page), mam_status::ok);
+  EXPECT_EQ(page.items.front().uid, old_uids[3]);
+  f = {};
+  f.ids = {old_uids[5], old_uids[6]};
+  ASSERT_EQ(q("juliet", f, all, page), mam_status::ok);
+  EXPECT_EQ(page.items.size(), 2u);
+  f.ids = {old_uids[4]};  // romeo's
+  EXPECT_EQ(q("juliet", f, all, page), mam_status::item_not_found);
+  ASSERT_EQ(q("romeo", f, all, page), mam_status::ok);
+  EXPECT_EQ(page.items.size(), 1u);
+  // New rows go after the old ones; counts carried over (size cap keeps working).
+  std::vector<mam_entry> batch(1);
+  batch[0].host = "example.com", batch[0].user = "romeo", batch[0].seq = 2'000'000;
+  batch[0].uid = mam_store::make_uid(batch[0].seq), batch[0].with_bare = batch[0].with_full = "juliet@example.com";
+  batch[0].stanza = "<message/>";
+  mam_limits cap;
+  cap.max_messages_per_user = 10;
+  db->run_blocking([&](storage::connection& c) { mam_store::insert_batch(c, batch, cap); });
+  ASSERT_EQ(q("romeo", {}, all, page), mam_status::ok);
+  ASSERT_EQ(page.count, 10u);
+  EXPECT_EQ(page.items.front().uid, old_uids[4]);
+  EXPECT_EQ(page.items.back().uid, batch[0].uid);
+  auto prefs = db->run_blocking([](storage::connection& c) { return mam_store::load_prefs(c); });
+  ASSERT_EQ(prefs.size(), 1u);
+  EXPECT_EQ(prefs[0].default_mode, "never");
+  // The archive still goes with its account.
+  db->run_blocking([](storage::connection& c) { c.execute("DELETE FROM accounts WHERE user = 'romeo'"); });
+  ASSERT_EQ(q("romeo", {}, all, page), mam_status::ok);
+  EXPECT_EQ(page.count, 0u);
+  ASSERT_EQ(q("juliet", {}, all, page), mam_status::ok);
+  EXPECT_EQ(page.count, 30u);
+  db.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 xml::element msg(std::string_view type, std::initializer_list<std::pair<std::string, std::string>> kids) {
