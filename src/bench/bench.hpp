@@ -38,6 +38,9 @@ struct options {
   // presence: accounts <prefix>p<N> with mutual rosters of roster_size contacts each.
   size_t roster_size = 100;
   size_t presence_users = 0;  // 0: roster_size + 1
+  // presence: write the mutual rosters as lines "<account> <contact>" (bare JIDs) to this file
+  // and exit, so that a runner can put them into a server's storage directly (see bench/run).
+  std::string roster_plan;
   // mam: accounts <prefix>m<N>; each sends mam_messages to its partner in the setup, then
   // queries its archive in pages of mam_page, up to mam_pages pages per query.
   size_t mam_users = 20;

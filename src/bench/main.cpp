@@ -95,6 +95,8 @@ int main(int argc, char** argv) {
   app.add_option("--presence-users", o.presence_users,
                  "presence: accounts <prefix>pN (default: roster size + 1)")
       ->capture_default_str();
+  app.add_option("--roster-plan", o.roster_plan,
+                 "presence: write the rosters as '<account> <contact>' lines to FILE and exit");
   app.add_option("--mam-users", o.mam_users, "mam: accounts <prefix>mN")->capture_default_str();
   app.add_option("--mam-messages", o.mam_messages, "mam: messages each account sends in the setup")
       ->capture_default_str();
@@ -132,6 +134,7 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "starling-bench: {}\n", e.what());
     return 2;
   }
+  if (!o.roster_plan.empty()) return 0;  // written by run(); nothing was measured
   print_table(results, o.server_pid != 0);
   if (!o.json_path.empty()) {
     std::string err;

@@ -754,6 +754,18 @@ std::vector<phase_result> run(const options& opts) {
   for (size_t i = 0; i < r.mam_n; ++i) add_account(fmt::format("{}m{}", opts.user_prefix, i));
   r.jids.resize(r.accounts.size());
   r.roster_items.resize(r.accounts.size());
+  if (!opts.roster_plan.empty()) {
+    // The same rings subscribe_all() builds in-band, for servers whose subscription handling
+    // is too slow to build 10,000 of them before every run (Prosody's file storage rewrites a
+    // whole roster on each change): bench/run writes them into the server's storage instead.
+    std::FILE* f = std::fopen(opts.roster_plan.c_str(), "w");
+    if (!f) throw std::runtime_error("cannot write " + opts.roster_plan);
+    for (size_t i = 0; i < r.pres_n; ++i)
+      for (size_t v : r.contacts(r.pres_first + i))
+        fmt::print(f, "{} {}\n", r.bare(r.pres_first + i), r.bare(v));
+    if (std::fclose(f) != 0) throw std::runtime_error("cannot write " + opts.roster_plan);
+    return {};
+  }
   size_t threads = std::max<size_t>(1, opts.threads);
   for (size_t t = 0; t < threads; ++t) {
     auto w = std::make_unique<worker>();

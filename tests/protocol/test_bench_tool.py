@@ -124,3 +124,26 @@ def test_bench_processes_and_plot(bench_server, tmp_path):
         assert msgs['latency_ms']['count'] == msgs['delivered'], msgs
         assert_server_cpu(msgs)
     assert png.exists() and png.stat().st_size > 0, p.stderr[-2000:]
+
+
+def test_bench_roster_plan_is_the_mutual_ring(tmp_path):
+    """--roster-plan writes the rosters the presence setup would build in-band (bench/run puts
+    them into Prosody's and ejabberd's storage): every account has --roster-size distinct
+    contacts, never itself, and every item is mutual."""
+    plan = tmp_path / 'plan.txt'
+    p = subprocess.run([bench_binary(), '--domain', 'example.org', '-s', 'presence',
+                        '--roster-size', '4', '--presence-users', '7', '--roster-plan', str(plan)],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    pairs = [tuple(line.split()) for line in plan.read_text().splitlines()]
+    owners = {}
+    for owner, contact in pairs:
+        assert owner != contact, pairs
+        assert owner.endswith('@example.org') and contact.endswith('@example.org'), pairs
+        owners.setdefault(owner, set()).add(contact)
+    assert len(owners) == 7, owners
+    assert all(len(c) == 4 for c in owners.values()), owners
+    assert len(pairs) == 7 * 4, pairs  # no duplicates
+    for owner, contacts in owners.items():
+        for c in contacts:
+            assert owner in owners[c], (owner, c)
