@@ -15,6 +15,7 @@
 #include <unordered_set>
 
 #include "core/c2s_session.hpp"
+#include "core/per_server.hpp"
 #include "core/server.hpp"
 #include "modules/caps/caps_api.hpp"
 #include "modules/caps/caps_store.hpp"
@@ -32,19 +33,12 @@ constexpr size_t caps_memory_entries = 1000;
 class caps_module;
 
 namespace {
-std::mutex registry_mutex;
-std::unordered_map<const server*, caps_module*> registry;
+per_server_instance<caps_module> registry;
 // Kept apart from the module instance: listeners may register before caps starts.
-std::unordered_map<const server*, std::vector<caps::features_listener>> listeners;
+per_server_listeners<caps::features_listener> listeners;
 
 void notify_listeners(const server* srv, const jid& full, const std::vector<std::string>& features) {
-  std::vector<caps::features_listener> ls;
-  {
-    std::lock_guard lock(registry_mutex);
-    auto it = listeners.find(srv);
-    if (it == listeners.end()) return;
-    ls = it->second;
-  }
+  std::vector<caps::features_listener> ls = listeners.of(srv);
   for (const auto& l : ls) l(full, features);
 }
 }  // namespace
@@ -64,10 +58,7 @@ class caps_module : public module {
                          " verified INTEGER NOT NULL,"  // unix seconds
                          " PRIMARY KEY (hash, ver)"
                          ") WITHOUT ROWID"}});
-    {
-      std::lock_guard lock(registry_mutex);
-      registry[&srv] = this;
-    }
+    registry.set(srv, this);
     srv.hooks().client_stanza.add(caps_priority, [this](c2s_session& s, xml::element& el) {
       on_presence(s, el);
       return hook_result::next;
@@ -104,13 +95,7 @@ class caps_module : public module {
     std::optional<std::vector<std::string>> own;
   };
 
-  void unregister() {
-    std::lock_guard lock(registry_mutex);
-    if (srv_) {
-      auto it = registry.find(srv_);
-      if (it != registry.end() && it->second == this) registry.erase(it);
-    }
-  }
+  void unregister() { registry.erase(srv_, this); }
 
   static std::string key_of(std::string_view hash, std::string_view ver) {
     std::string k(hash);
@@ -278,19 +263,13 @@ class caps_module : public module {
 namespace caps {
 
 std::optional<std::vector<std::string>> features_of(server& srv, const jid& full) {
-  caps_module* m = nullptr;
-  {
-    std::lock_guard lock(registry_mutex);
-    auto it = registry.find(&srv);
-    if (it == registry.end()) return std::nullopt;
-    m = it->second;
-  }
+  caps_module* m = registry.find(srv);
+  if (!m) return std::nullopt;
   return m->features_of(full);
 }
 
 void add_features_listener(server& srv, features_listener fn) {
-  std::lock_guard lock(registry_mutex);
-  listeners[&srv].push_back(std::move(fn));
+  listeners.add(srv, std::move(fn));
 }
 
 }  // namespace caps

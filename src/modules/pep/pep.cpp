@@ -27,12 +27,13 @@
 #include <unordered_map>
 
 #include "core/c2s_session.hpp"
+#include "core/per_server.hpp"
 #include "core/server.hpp"
 #include "modules/caps/caps_api.hpp"
 #include "modules/offline/offline_codec.hpp"
 #include "modules/pubsub/pubsub_engine.hpp"
-#include "modules/stored_xml/stored_xml.hpp"
 #include "modules/roster/roster_api.hpp"
+#include "modules/stored_xml/stored_xml.hpp"
 #include "storage/sqlite.hpp"
 
 namespace starling::modules {
@@ -56,9 +57,8 @@ constexpr std::string_view pep_features[] = {
 class pep_module;
 
 namespace {
-std::mutex registry_mutex;
-std::unordered_map<const server*, pep_module*> registry;
-std::unordered_map<const server*, std::vector<pep::change_listener>> listeners;
+per_server_instance<pep_module> registry;
+per_server_listeners<pep::change_listener> listeners;
 
 bool has_from(roster::subscription s) { return s == roster::subscription::from || s == roster::subscription::both; }
 bool has_to(roster::subscription s) { return s == roster::subscription::to || s == roster::subscription::both; }
@@ -97,10 +97,7 @@ class pep_module : public module {
     policy_.limits.max_items = srv.cfg().pep.max_items;
     policy_.limits.max_payload_bytes = srv.cfg().pep.max_payload_bytes;
     policy_.limits.max_nodes = srv.cfg().pep.max_nodes;
-    {
-      std::lock_guard lock(registry_mutex);
-      registry[&srv] = this;
-    }
+    registry.set(srv, this);
     auto& d = srv.disco();
     d.add_account_identity({"pubsub", "pep", ""});
     d.add_account_feature(std::string(ns_pubsub));
@@ -208,13 +205,7 @@ class pep_module : public module {
   }
 
  private:
-  void unregister() {
-    std::lock_guard lock(registry_mutex);
-    if (srv_) {
-      auto it = registry.find(srv_);
-      if (it != registry.end() && it->second == this) registry.erase(it);
-    }
-  }
+  void unregister() { registry.erase(srv_, this); }
 
   // ------------------------------------------------------------ IQ requests
 
@@ -342,11 +333,7 @@ class pep_module : public module {
 
   void tell_listeners(const jid& owner, const event& e, bool by_server) {
     if (e.what == event::kind::configuration) return;
-    std::vector<pep::change_listener> ls;
-    {
-      std::lock_guard lock(registry_mutex);
-      if (auto it = listeners.find(srv_); it != listeners.end()) ls = it->second;
-    }
+    std::vector<pep::change_listener> ls = listeners.of(srv_);
     if (ls.empty()) return;
     pep::node_change ch;
     ch.owner = owner;
@@ -462,16 +449,11 @@ class pep_module : public module {
 namespace pep {
 
 namespace {
-pep_module* find(server& srv) {
-  std::lock_guard lock(registry_mutex);
-  auto it = registry.find(&srv);
-  return it == registry.end() ? nullptr : it->second;
-}
+pep_module* find(server& srv) { return registry.find(srv); }
 }  // namespace
 
 void add_change_listener(server& srv, change_listener fn) {
-  std::lock_guard lock(registry_mutex);
-  listeners[&srv].push_back(std::move(fn));
+  listeners.add(srv, std::move(fn));
 }
 
 asio::awaitable<bool> publish(server& srv, jid owner, std::string node, std::string item_id, xml::element payload,

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "core/per_server.hpp"
 #include "core/server.hpp"
 #include "modules/private/private_api.hpp"
 #include "modules/private/private_store.hpp"
@@ -22,9 +23,8 @@ constexpr size_t max_private_account_bytes = 1024 * 1024;
 class private_module;
 
 namespace {
-std::mutex registry_mutex;
-std::unordered_map<const server*, private_module*> registry;
-std::unordered_map<const server*, std::vector<private_xml::change_listener>> listeners;
+per_server_instance<private_module> registry;
+per_server_listeners<private_xml::change_listener> listeners;
 }  // namespace
 
 class private_module : public module {
@@ -34,10 +34,7 @@ class private_module : public module {
 
   void start(server& srv) override {
     srv_ = &srv;
-    {
-      std::lock_guard lock(registry_mutex);
-      registry[&srv] = this;
-    }
+    registry.set(srv, this);
     store_ = make_sqlite_private_store(srv.sqlite());
     srv.add_migrations({{"private", 1,
                          "CREATE TABLE private_xml ("
@@ -143,11 +140,7 @@ class private_module : public module {
     }
     req.srv.reply(req, make_result(req.stanza));
     // XEP-0411: other modules mirror some namespaces (bookmarks) elsewhere.
-    std::vector<private_xml::change_listener> ls;
-    {
-      std::lock_guard lock(registry_mutex);
-      if (auto it = listeners.find(srv_); it != listeners.end()) ls = it->second;
-    }
+    std::vector<private_xml::change_listener> ls = listeners.of(srv_);
     if (ls.empty()) co_return;
     std::map<std::string, std::vector<xml::element>> els;
     for (const auto* c : children) els[c->ns()].push_back(*c);
@@ -176,13 +169,7 @@ class private_module : public module {
   }
 
  private:
-  void unregister() {
-    std::lock_guard lock(registry_mutex);
-    if (srv_) {
-      auto it = registry.find(srv_);
-      if (it != registry.end() && it->second == this) registry.erase(it);
-    }
-  }
+  void unregister() { registry.erase(srv_, this); }
 
   server* srv_ = nullptr;
   std::unique_ptr<private_store> store_;
@@ -190,31 +177,22 @@ class private_module : public module {
 
 namespace private_xml {
 
-namespace {
-private_module* find(server& srv) {
-  std::lock_guard lock(registry_mutex);
-  auto it = registry.find(&srv);
-  return it == registry.end() ? nullptr : it->second;
-}
-}  // namespace
-
 boost::asio::awaitable<std::optional<std::vector<xml::element>>> get(server& srv, jid bare, std::string ns) {
-  private_module* m = find(srv);
+  private_module* m = registry.find(srv);
   if (!m) co_return std::nullopt;
   auto out = co_await m->get(std::move(bare), std::move(ns));
   co_return out;
 }
 
 boost::asio::awaitable<bool> set(server& srv, jid bare, std::string ns, std::vector<xml::element> elements) {
-  private_module* m = find(srv);
+  private_module* m = registry.find(srv);
   if (!m) co_return false;
   bool ok = co_await m->set(std::move(bare), std::move(ns), std::move(elements));
   co_return ok;
 }
 
 void add_change_listener(server& srv, change_listener fn) {
-  std::lock_guard lock(registry_mutex);
-  listeners[&srv].push_back(std::move(fn));
+  listeners.add(srv, std::move(fn));
 }
 
 }  // namespace private_xml

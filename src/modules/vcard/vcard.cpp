@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "core/c2s_session.hpp"
+#include "core/per_server.hpp"
 #include "core/server.hpp"
 #include "modules/stored_xml/stored_xml.hpp"
 #include "modules/vcard/vcard_api.hpp"
@@ -35,9 +36,8 @@ constexpr size_t max_cached_hashes = 100000;
 class vcard_module;
 
 namespace {
-std::mutex registry_mutex;
-std::unordered_map<const server*, vcard_module*> registry;
-std::unordered_map<const server*, std::vector<vcard::photo_listener>> photo_listeners;
+per_server_instance<vcard_module> registry;
+per_server_listeners<vcard::photo_listener> photo_listeners;
 
 // The PHOTO's TYPE and whitespace-free BINVAL, empty without a photo.
 std::pair<std::string, std::string> photo_of(const xml::element& vcard) {
@@ -57,10 +57,7 @@ class vcard_module : public module {
 
   void start(server& srv) override {
     srv_ = &srv;
-    {
-      std::lock_guard lock(registry_mutex);
-      registry[&srv] = this;
-    }
+    registry.set(srv, this);
     store_ = make_sqlite_vcard_store(srv.sqlite());
     srv.add_migrations({{"vcard", 1,
                          "CREATE TABLE vcard ("
@@ -143,11 +140,7 @@ class vcard_module : public module {
     req.srv.reply(req, make_result(req.stanza));
     // XEP-0398: the PEP avatar follows the vCard photo.
     auto photo_parts = photo_of(vcard);
-    std::vector<vcard::photo_listener> ls;
-    {
-      std::lock_guard lock(registry_mutex);
-      if (auto it = photo_listeners.find(srv_); it != photo_listeners.end()) ls = it->second;
-    }
+    std::vector<vcard::photo_listener> ls = photo_listeners.of(srv_);
     for (const auto& l : ls) l(*srv_, owner, photo_parts.first, photo_parts.second, *hash);
   }
 
@@ -179,13 +172,7 @@ class vcard_module : public module {
   }
 
  private:
-  void unregister() {
-    std::lock_guard lock(registry_mutex);
-    if (srv_) {
-      auto it = registry.find(srv_);
-      if (it != registry.end() && it->second == this) registry.erase(it);
-    }
-  }
+  void unregister() { registry.erase(srv_, this); }
 
   boost::asio::awaitable<void> handle_other(iq_request& req) {
     if (req.payload().name() != "vCard") {
@@ -273,19 +260,14 @@ class vcard_module : public module {
 namespace vcard {
 
 boost::asio::awaitable<bool> set_photo(server& srv, jid bare, std::string type, std::string binval) {
-  vcard_module* m = nullptr;
-  {
-    std::lock_guard lock(registry_mutex);
-    if (auto it = registry.find(&srv); it != registry.end()) m = it->second;
-  }
+  vcard_module* m = registry.find(srv);
   if (!m) co_return false;
   bool ok = co_await m->set_photo(std::move(bare), std::move(type), std::move(binval));
   co_return ok;
 }
 
 void add_photo_listener(server& srv, photo_listener fn) {
-  std::lock_guard lock(registry_mutex);
-  photo_listeners[&srv].push_back(std::move(fn));
+  photo_listeners.add(srv, std::move(fn));
 }
 
 }  // namespace vcard
