@@ -7,6 +7,7 @@
 #include "core/c2s_session.hpp"
 #include "core/server.hpp"
 #include "modules/extdisco/extdisco_credentials.hpp"
+#include "proto/data_form.hpp"
 
 namespace starling::modules {
 namespace asio = boost::asio;
@@ -40,7 +41,7 @@ class extdisco_module : public module {
     if (with_details) e.set_attr("restricted", "1");
     auto c = credentials_for(s, user.bare_str(), unix_now());
     e.set_attr("username", c.username).set_attr("password", c.password);
-    if (c.expires) e.set_attr("expires", xep0082_utc(*c.expires));
+    if (c.expires) e.set_attr("expires", proto::format_xep0082_datetime(*c.expires * 1000000));
   }
 
   static asio::awaitable<void> handle(iq_request& req) {

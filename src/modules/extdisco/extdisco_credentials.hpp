@@ -21,6 +21,5 @@ struct service_credentials {
 
 service_credentials credentials_for(const config::external_service& s, const std::string& user, int64_t now);
 int64_t unix_now();
-std::string xep0082_utc(int64_t unix_seconds);  // XEP-0082 DateTime, UTC
 
 }  // namespace starling::modules

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "modules/extdisco/extdisco_credentials.hpp"
+#include "proto/data_form.hpp"
 
 using namespace starling;
 using namespace starling::modules;
@@ -18,7 +19,7 @@ TEST(extdisco, turn_rest_credentials) {
   EXPECT_EQ(c.password, "JMB4Gm/ou01YUUK9FB51CekQ9Rg=");
   ASSERT_TRUE(c.expires);
   EXPECT_EQ(*c.expires, 1700000600);
-  EXPECT_EQ(xep0082_utc(*c.expires), "2023-11-14T22:23:20Z");
+  EXPECT_EQ(proto::format_xep0082_datetime(*c.expires * 1000000), "2023-11-14T22:23:20Z");
 }
 
 TEST(extdisco, fixed_credentials) {

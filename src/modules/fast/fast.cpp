@@ -17,12 +17,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
-#include <ctime>
 
 #include "core/c2s_session.hpp"
 #include "core/server.hpp"
 #include "modules/fast/fast_store.hpp"
 #include "precis/precis.hpp"
+#include "proto/data_form.hpp"
 #include "sasl/ht.hpp"
 #include "util/base64.hpp"
 #include "util/random.hpp"
@@ -39,16 +39,6 @@ static_assert(token_length >= 65, "tokens must be longer than the HMAC block siz
 
 int64_t now_unix() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-// XEP-0082 DateTime in UTC.
-std::string xep0082(int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 bool truthy(std::string_view v) { return v == "1" || v == "true"; }
@@ -207,7 +197,7 @@ class fast_module : public module {
     const int64_t expiry = t.expiry;
     bool stored = co_await store_->issue(s.host(), user, agent, std::move(t));
     if (!stored) co_return false;
-    out.add("token", std::string(ns_fast)).set_attr("token", token).set_attr("expiry", xep0082(expiry));
+    out.add("token", std::string(ns_fast)).set_attr("token", token).set_attr("expiry", proto::format_xep0082_datetime(expiry * 1000000));
     co_return false;
   }
 
