@@ -31,6 +31,13 @@ boost::asio::awaitable<std::optional<last_record>> last_logout(jid bare) {
   co_return got.record;
 }
 
+boost::asio::awaitable<std::unordered_map<std::string, last_record>> last_logouts(std::vector<jid> bare) {
+  if (!g_store || bare.empty()) co_return std::unordered_map<std::string, last_record>{};
+  auto op = g_store->get_many(std::move(bare));
+  auto got = co_await std::move(op);
+  co_return std::move(got.second);
+}
+
 class last_module : public module {
  public:
   void start(server& srv) override {

@@ -12,5 +12,7 @@ namespace starling::modules {
 
 // The last logout record of `bare`, or nullopt (never recorded, module not loaded, or error).
 boost::asio::awaitable<std::optional<last_record>> last_logout(jid bare);
+// last_logout() of several accounts in one read: the records found, by bare JID.
+boost::asio::awaitable<std::unordered_map<std::string, last_record>> last_logouts(std::vector<jid> bare);
 
 }  // namespace starling::modules

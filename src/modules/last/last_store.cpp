@@ -32,6 +32,31 @@ class sqlite_last_store final : public last_store {
     co_return out;
   }
 
+  boost::asio::awaitable<std::pair<bool, std::unordered_map<std::string, last_record>>> get_many(
+      std::vector<jid> bare) override {
+    auto work = [bare = std::move(bare)](connection& c) {
+      std::unordered_map<std::string, last_record> out;
+      // One read transaction and one prepared statement for all: the per-query cost of a read
+      // (WAL read lock, page-cache validation) is paid once.
+      storage::transaction tx(c, storage::transaction::kind::deferred);
+      for (const jid& j : bare) {
+        auto st = c.prepare("SELECT logout, status FROM last_activity WHERE host = ?1 AND user = ?2", j.domain(),
+                            j.local());
+        if (st.step()) out.emplace(j.bare_str(), last_record{st.column_int64(0), st.column_text(1)});
+      }
+      tx.commit();
+      return out;
+    };
+    std::pair<bool, std::unordered_map<std::string, last_record>> result;
+    try {
+      auto op = db_.read(std::move(work));
+      result.second = co_await std::move(op);
+    } catch (const std::exception&) {
+      result.first = true;
+    }
+    co_return result;
+  }
+
   // INSERT OR IGNORE semantics for a deleted account: the foreign key would fail; the
   // account is gone and its activity with it.
   static void write(connection& c, const std::string& host, const std::string& user, const last_record& r) {

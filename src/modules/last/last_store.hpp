@@ -6,6 +6,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "jid/jid.hpp"
 
@@ -29,6 +32,10 @@ class last_store {
  public:
   virtual ~last_store() = default;
   virtual boost::asio::awaitable<last_lookup> get(jid bare) = 0;
+  // get() for several accounts in one read transaction (the offline contacts probed by one
+  // login): the records found, by bare JID. Throws nothing; `failed` on a storage error.
+  virtual boost::asio::awaitable<std::pair<bool /*failed*/, std::unordered_map<std::string, last_record>>>
+  get_many(std::vector<jid> bare) = 0;
   virtual boost::asio::awaitable<bool> put(jid bare, last_record r) = 0;
   // put() that nobody waits for: batched with other such writes (the logout path).
   virtual void put_later(jid bare, last_record r) = 0;

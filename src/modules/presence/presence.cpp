@@ -20,6 +20,7 @@
 #include <list>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 #include <set>
 
 #include "core/c2s_session.hpp"
@@ -51,12 +52,22 @@ struct presence_state {
 bool has_from(subscription s) { return s == subscription::from || s == subscription::both; }
 bool has_to(subscription s) { return s == subscription::to || s == subscription::both; }
 
-xml::element make_presence(const jid& from, const jid& to, std::string_view type) {
+xml::element make_presence(const jid& from, std::string to, std::string_view type) {
   xml::element p("presence", std::string(xml::ns_client));
   p.set_attr("from", from.str());
-  p.set_attr("to", to.str());
+  p.set_attr("to", std::move(to));
   if (!type.empty()) p.set_attr("type", std::string(type));
   return p;
+}
+xml::element make_presence(const jid& from, const jid& to, std::string_view type) {
+  return make_presence(from, to.str(), type);
+}
+
+// The domain of a bare JID string as the roster stores it (normalised: "local@domain" or
+// "domain").
+std::string_view domain_of(std::string_view bare) {
+  auto at = bare.find('@');
+  return at == std::string_view::npos ? bare : bare.substr(at + 1);
 }
 
 // RFC 6121 §4.7.2.3: priority is an integer in -128..127; absent means 0.
@@ -118,7 +129,10 @@ class presence_module : public module {
       p.set_attr("from", s.full_jid().str());
       std::vector<std::string> directed(st.directed.begin(), st.directed.end());
       st.directed.clear();
-      asio::co_spawn(pool_, broadcast_unavailable(s.full_jid(), std::move(p), std::move(directed), was_available),
+      // On the session's own thread (it is still running): no wake-up of another thread per
+      // logout; the stanzas are routed from here as from any thread.
+      asio::co_spawn(s.executor(),
+                     broadcast_unavailable(s.full_jid(), std::move(p), std::move(directed), was_available),
                      asio::detached);
       return hook_result::next;
     });
@@ -239,13 +253,15 @@ class presence_module : public module {
     el.remove_attr("to");
     st.last = el;
     srv_->sessions().set_presence(full, true, *prio);
-    auto items = co_await roster::get_roster(*srv_, user);
+    // Contact and subscription only (RFC 6121 §4.2.2 needs no more), from a covering index.
+    auto items = co_await roster::presence_contacts(*srv_, user);
     // The session may have ended meanwhile (its unavailable broadcast already went out).
     if (!st.available || s->is_closing()) co_return;
+    const std::string user_str = user.str();
     for (const auto& it : items) {
-      if (!has_from(it.sub) || it.contact == user) continue;
+      if (!has_from(it.sub) || it.contact == user_str) continue;
       xml::element p = el;
-      p.set_attr("to", it.contact.str());
+      p.set_attr("to", it.contact);
       co_await srv_->route(std::move(p), s.get());
     }
     // RFC 6121 §4.2.2 / §4.4.2: also to all of the user's available resources, this one included.
@@ -258,10 +274,7 @@ class presence_module : public module {
     if (!initial) co_return;
     // RFC 6121 §4.2.2: probe the contacts the user is subscribed to; the answers (RFC 6121 §4.3.2)
     // come back to this resource.
-    for (const auto& it : items) {
-      if (!has_to(it.sub) || it.contact == user) continue;
-      co_await srv_->route(make_presence(full, it.contact, "probe"), s.get());
-    }
+    co_await send_probes(full, items, s.get());
     // The presence of the user's other available resources, for this one.
     for (const auto& r : srv_->sessions().resources(user))
       if (r.available && r.full != full) send_current_presence_of(r.session, full, true);
@@ -297,13 +310,14 @@ class presence_module : public module {
     const jid user = full.bare();
     std::set<std::string> sent;
     try {
-      std::vector<roster::item> items;
-      if (to_contacts) items = co_await roster::get_roster(*srv_, user);
+      std::vector<roster::contact_sub> items;
+      if (to_contacts) items = co_await roster::presence_contacts(*srv_, user);
+      const std::string user_str = user.str();
       for (const auto& it : items) {
-        if (!has_from(it.sub) || it.contact == user) continue;
+        if (!has_from(it.sub) || it.contact == user_str) continue;
         xml::element p = el;
-        p.set_attr("to", it.contact.str());
-        sent.insert(it.contact.str());
+        p.set_attr("to", it.contact);
+        if (!directed.empty()) sent.insert(it.contact);
         co_await srv_->route(std::move(p), nullptr);
       }
     } catch (const std::exception& e) {
@@ -322,6 +336,139 @@ class presence_module : public module {
       p.set_attr("to", d);
       co_await srv_->route(std::move(p), nullptr);
     }
+  }
+
+  // ---------------------------------------------------------------- probes of a login
+
+  // RFC 6121 §4.2.2 / §4.3.2. Every probe is routed as before (privacy lists and blocking,
+  // XEP-0016 / XEP-0191, decide on it in the router's inbound hook exactly as for any other
+  // presence), but a probe that reaches a local account while its login is being processed is
+  // not answered on its own (an account read, a roster read and a last-activity read each):
+  // inbound() only collects it here, and the prober's coroutine answers all of them after the
+  // probes went out, from one read of who may see the prober's presence
+  // (roster::subscribers_of, read now, no cache), the contacts' sessions in memory, and one
+  // last-activity read for those that are offline. A probe that arrives after the batch closed
+  // (e.g. held back by the privacy module until the account's lists are loaded) takes the
+  // single-probe path, answer_probe(), with the same rules.
+  struct probe_batch {
+    std::unordered_set<std::string> subscribers;  // bare JIDs: their roster has the prober 'from'/'both'
+    std::vector<jid> accepted;                    // local contacts whose probe was delivered
+    bool closed = false;
+  };
+
+  bool take_batched_probe(const jid& prober, const jid& contact) {
+    std::lock_guard lock(batch_mutex_);
+    auto it = batches_.find(prober.str());
+    if (it == batches_.end() || it->second->closed) return false;
+    it->second->accepted.push_back(contact.bare());
+    return true;
+  }
+
+  asio::awaitable<void> send_probes(jid full, const std::vector<roster::contact_sub>& items, c2s_session* origin) {
+    const jid user = full.bare();
+    const std::string user_str = user.str();
+    bool any_local = false;
+    for (const auto& it : items)
+      if (has_to(it.sub) && it.contact != user_str && srv_->is_local_host(domain_of(it.contact))) any_local = true;
+    std::shared_ptr<probe_batch> batch;
+    if (any_local) {
+      try {
+        auto subs = co_await roster::subscribers_of(*srv_, user);
+        batch = std::make_shared<probe_batch>();
+        batch->subscribers.insert(subs.begin(), subs.end());
+        std::lock_guard lock(batch_mutex_);
+        // One batch per full JID; a second login of the same resource at the same moment
+        // (replaced session) takes the single-probe path.
+        if (!batches_.emplace(full.str(), batch).second) batch.reset();
+      } catch (const std::exception& e) {
+        spdlog::warn("presence: subscribers of {}: {}", user.str(), e.what());
+      }
+    }
+    std::vector<jid> accepted;
+    try {
+      for (const auto& it : items) {
+        if (!has_to(it.sub) || it.contact == user_str) continue;
+        co_await srv_->route(make_presence(full, it.contact, "probe"), origin);
+      }
+    } catch (...) {
+      if (batch) close_batch(full, *batch);
+      throw;
+    }
+    if (!batch) co_return;
+    accepted = close_batch(full, *batch);
+    co_await answer_probes(full, *batch, std::move(accepted));
+  }
+
+  std::vector<jid> close_batch(const jid& full, probe_batch& batch) {
+    std::lock_guard lock(batch_mutex_);
+    batch.closed = true;
+    auto it = batches_.find(full.str());
+    if (it != batches_.end() && it->second.get() == &batch) batches_.erase(it);
+    return std::move(batch.accepted);
+  }
+
+  // answer_probe()'s rules for every probe of a batch.
+  asio::awaitable<void> answer_probes(jid prober, const probe_batch& batch, std::vector<jid> contacts) {
+    std::vector<jid> offline;
+    for (const jid& contact : contacts) {
+      // §4.3.2 rule 1: no such account (it has no roster rows then), or the prober is not
+      // subscribed: "unsubscribed" from the bare JID.
+      if (!batch.subscribers.count(contact.str())) {
+        co_await srv_->route(make_presence(contact, prober.bare(), "unsubscribed"), nullptr);
+        continue;
+      }
+      // Rule 2: the current presence of every available resource.
+      bool any = false;
+      for (const auto& r : srv_->sessions().resources(contact)) {
+        if (!r.available) continue;
+        any = true;
+        if (r.full == prober) continue;
+        if (auto p = current_presence_here(*r.session, prober)) {
+          co_await srv_->route(std::move(*p), nullptr);
+        } else if (!on_this_thread(*r.session)) {
+          send_current_presence_of(r.session, prober, false);
+        }
+      }
+      if (!any) offline.push_back(contact);
+    }
+    if (offline.empty()) co_return;
+    // Rule 3: the last unavailable presence, as far as the server kept it.
+    auto last_op = last_logouts(offline);
+    auto last = co_await std::move(last_op);
+    for (const jid& contact : offline) {
+      auto it = last.find(contact.str());
+      co_await srv_->route(unavailable_answer(contact, prober, it == last.end() ? nullptr : &it->second), nullptr);
+    }
+  }
+
+  static bool on_this_thread(c2s_session& r) {
+    auto* io = r.executor().target<asio::io_context::executor_type>();
+    return io && io->running_in_this_thread();
+  }
+
+  // The session's current presence addressed to `to`, when the session lives on this thread
+  // (its presence state is touched only there); nullopt if it is elsewhere or has none.
+  static std::optional<xml::element> current_presence_here(c2s_session& r, const jid& to) {
+    if (!on_this_thread(r)) return std::nullopt;
+    auto& st = r.slot<presence_state>();
+    if (!st.available || !st.last || r.is_closing()) return std::nullopt;
+    xml::element p = *st.last;
+    p.set_attr("from", r.full_jid().str());
+    p.set_attr("to", to.str());
+    return p;
+  }
+
+  // §4.3.2 rule 3: unavailable from the bare JID, with XEP-0012's logout record if kept (its
+  // status, and when, as a XEP-0203 delay).
+  static xml::element unavailable_answer(const jid& contact, const jid& prober, const last_record* last) {
+    xml::element p = make_presence(contact, prober, "unavailable");
+    if (last) {
+      if (!last->status.empty()) p.add("status", std::string(xml::ns_client)).add_text(last->status);
+      auto& d = p.add("delay", std::string(ns_delay));
+      d.set_attr("from", contact.domain());
+      d.set_attr("stamp", xep0082_stamp(std::chrono::system_clock::from_time_t(last->logout)));
+    }
+    return p;
   }
 
   void send_current_presence_of(std::shared_ptr<c2s_session> r, jid to, bool deliver_directly) {
@@ -363,6 +510,7 @@ class presence_module : public module {
       return;
     }
     if (type == "probe") {
+      if (take_batched_probe(*from, to)) return;
       asio::co_spawn(pool_, answer_probe(*from, to.bare()), asio::detached);
       return;
     }
@@ -466,16 +614,9 @@ class presence_module : public module {
       if (any || prober.bare() == contact) co_return;
       // §4.3.2 rule 3: no available resource: the last unavailable presence, as far as the
       // server kept it (XEP-0012's logout record: its status, and when, as a XEP-0203 delay).
-      xml::element p = make_presence(contact, prober, "unavailable");
       auto last_op = last_logout(contact);
       auto last = co_await std::move(last_op);
-      if (last) {
-        if (!last->status.empty()) p.add("status", std::string(xml::ns_client)).add_text(last->status);
-        auto& d = p.add("delay", std::string(ns_delay));
-        d.set_attr("from", contact.domain());
-        d.set_attr("stamp", xep0082_stamp(std::chrono::system_clock::from_time_t(last->logout)));
-      }
-      co_await srv_->route(std::move(p), nullptr);
+      co_await srv_->route(unavailable_answer(contact, prober, last ? &*last : nullptr), nullptr);
     } catch (const std::exception& e) {
       spdlog::error("presence: probe of {}: {}", contact.str(), e.what());
     }
@@ -485,6 +626,8 @@ class presence_module : public module {
     int in_flight = 0;  // inbound subscription stanzas being processed for the account
     std::vector<std::pair<xml::element, jid>> queue;
   };
+  std::mutex batch_mutex_;
+  std::unordered_map<std::string, std::shared_ptr<probe_batch>> batches_;  // by the prober's full JID
   std::mutex order_mutex_;
   std::unordered_map<std::string, held_presence> held_;  // by bare JID of the local account
 

@@ -56,6 +56,18 @@ asio::awaitable<std::vector<item>> get_roster(server&, const jid& owner) {
   co_return std::move(r.first);
 }
 
+asio::awaitable<std::vector<std::string>> subscribers_of(server&, const jid& contact) {
+  if (!g_store) co_return std::vector<std::string>{};
+  auto r = co_await g_store->subscribers(contact.bare());
+  co_return r;
+}
+
+asio::awaitable<std::vector<contact_sub>> presence_contacts(server&, const jid& owner) {
+  if (!g_store) co_return std::vector<contact_sub>{};
+  auto r = co_await g_store->presence_contacts(owner.bare());
+  co_return r;
+}
+
 asio::awaitable<apply_result> apply_subscription(server& srv, jid owner, jid contact, sub_type type,
                                                  bool is_outbound, std::string status) {
   const size_t limit = srv.cfg().limit.max_roster_items;

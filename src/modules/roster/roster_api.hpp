@@ -33,5 +33,15 @@ std::string_view to_string(subscription s);
 boost::asio::awaitable<std::optional<item>> get_item(server& srv, const jid& owner, const jid& contact);
 // The whole roster of `owner`.
 boost::asio::awaitable<std::vector<item>> get_roster(server& srv, const jid& owner);
+// Bare JIDs of the local accounts whose roster has `contact` with 'from' or 'both' (they let
+// `contact` see their presence, RFC 6121 §4.3.2), read from the store at the time of the call.
+boost::asio::awaitable<std::vector<std::string>> subscribers_of(server& srv, const jid& contact);
+// The contacts of `owner` with a subscription (not 'none') and its state, for presence
+// broadcasts and probes (RFC 6121 §4.2.2, §4.5.2); read from the store at the time of the call.
+struct contact_sub {
+  std::string contact;  // bare JID, normalised
+  subscription sub = subscription::none;
+};
+boost::asio::awaitable<std::vector<contact_sub>> presence_contacts(server& srv, const jid& owner);
 
 }  // namespace starling::roster

@@ -78,6 +78,13 @@ class roster_store {
   virtual boost::asio::awaitable<std::optional<roster_delta>> delta(jid owner, int64_t since) = 0;
   // RFC 6121 §3.1.3: requests awaiting the user's answer.
   virtual boost::asio::awaitable<std::vector<pending_request>> pending(jid owner) = 0;
+  // The local accounts (bare JIDs, any local host) whose roster has `contact` (bare) with
+  // subscription 'from' or 'both': the accounts whose presence `contact` may see (RFC 6121
+  // §4.3.2 rule 1). One query for all the probes of a login instead of one per contact.
+  virtual boost::asio::awaitable<std::vector<std::string>> subscribers(jid contact) = 0;
+  // The visible items of `owner` with a subscription other than 'none', contact and state only
+  // (from a covering index: no table look-up per row, no JID parsing), ordered by contact.
+  virtual boost::asio::awaitable<std::vector<contact_sub>> presence_contacts(jid owner) = 0;
 };
 
 // Registers the schema (migrations) and the account-removal hook; call from module::start().

@@ -312,6 +312,34 @@ class sqlite_roster_store final : public roster_store {
     co_return co_await db_.read(std::move(work));
   }
 
+  asio::awaitable<std::vector<std::string>> subscribers(jid contact) override {
+    auto work = [contact](connection& c) {
+      std::vector<std::string> out;
+      // roster_items_contact (migration 3) covers this: a range scan of the contact's index
+      // entries; the state is read as read_row() reads it.
+      auto st = c.prepare("SELECT user, host FROM roster_items WHERE contact = ?1 AND (sub & 3) IN (?2, ?3)",
+                          contact.bare_str(), static_cast<int64_t>(subscription::from),
+                          static_cast<int64_t>(subscription::both));
+      while (st.step()) out.push_back(st.column_text(0) + "@" + st.column_text(1));
+      return out;
+    };
+    co_return co_await db_.read(std::move(work));
+  }
+
+  asio::awaitable<std::vector<contact_sub>> presence_contacts(jid owner) override {
+    auto work = [owner](connection& c) {
+      std::vector<contact_sub> out;
+      // roster_items_presence (migration 3) covers the query: an index range scan only.
+      auto st = c.prepare(
+          "SELECT contact, sub FROM roster_items WHERE host = ?1 AND user = ?2 AND visible = 1 "
+          "AND (sub & 3) != 0 ORDER BY contact",
+          owner.domain(), owner.local());
+      while (st.step()) out.push_back({st.column_text(0), static_cast<subscription>(st.column_int64(1) & 3)});
+      return out;
+    };
+    co_return co_await db_.read(std::move(work));
+  }
+
  private:
   storage::sqlite_database& db_;
 };
@@ -345,7 +373,14 @@ const std::vector<storage::migration>& sqlite_roster_migrations() {
        " PRIMARY KEY (host, user, contact),"
        " FOREIGN KEY (host, user) REFERENCES accounts (host, user) ON DELETE CASCADE);"
        "CREATE INDEX roster_items_ver ON roster_items (host, user, ver);"
-       "CREATE INDEX roster_tombstones_ver ON roster_tombstones (host, user, ver);"}};
+       "CREATE INDEX roster_tombstones_ver ON roster_tombstones (host, user, ver);"},
+      // RFC 6121 §4.3.2: who may see a user's presence is asked by contact, for all the probes
+      // of a login at once (roster_store::subscribers).
+      // Both indexes cover their queries (no table look-up per row); the second serves the
+      // presence broadcasts of every login and logout (roster_store::presence_contacts).
+      {"roster", 3,
+       "CREATE INDEX roster_items_contact ON roster_items (contact, sub, host, user);"
+       "CREATE INDEX roster_items_presence ON roster_items (host, user, visible, contact, sub);"}};
   return m;
 }
 

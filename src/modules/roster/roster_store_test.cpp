@@ -2,6 +2,7 @@
 // (§2.6), removal, size limit.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <filesystem>
@@ -131,6 +132,83 @@ TEST_F(roster_store_test, remove_and_limit) {
   auto removed = run_on(io_, store_->remove(owner_, *jid::parse("c3@example.org")));
   ASSERT_TRUE(removed.has_value());
   EXPECT_EQ(items().size(), 9u);
+}
+
+TEST_F(roster_store_test, subscribers_are_the_owners_with_from_or_both) {
+  // RFC 6121 §4.3.2 rule 1: only an owner whose item for the contact has 'from' or 'both' lets
+  // the contact see its presence; 'to', 'none', pending-in and pre-approval do not.
+  storage::account other;
+  other.host = "example.com";
+  other.user = "nurse";
+  ASSERT_EQ(run_on(io_, db_->accounts().create(other)), storage::write_result::ok);
+  const jid nurse = *jid::parse("nurse@example.com");
+  auto subs = [&] {
+    auto v = run_on(io_, store_->subscribers(romeo_));
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  EXPECT_TRUE(subs().empty());
+  apply(romeo_, sub_type::subscribe, false);  // pending-in only
+  EXPECT_TRUE(subs().empty());
+  apply(romeo_, sub_type::subscribed, true);  // juliet approves: 'from'
+  EXPECT_EQ(subs(), (std::vector<std::string>{"juliet@example.com"}));
+  // The nurse asked for romeo's presence ('to' after approval): not a subscriber.
+  run_on(io_, store_->apply(nurse, romeo_, sub_type::subscribe, true, {}, 10));
+  run_on(io_, store_->apply(nurse, romeo_, sub_type::subscribed, false, {}, 10));
+  EXPECT_EQ(run_on(io_, store_->get(nurse, romeo_))->sub, subscription::to);
+  EXPECT_EQ(subs(), (std::vector<std::string>{"juliet@example.com"}));
+  // Mutual ('both') counts.
+  run_on(io_, store_->apply(nurse, romeo_, sub_type::subscribe, false, {}, 10));
+  run_on(io_, store_->apply(nurse, romeo_, sub_type::subscribed, true, {}, 10));
+  EXPECT_EQ(run_on(io_, store_->get(nurse, romeo_))->sub, subscription::both);
+  EXPECT_EQ(subs(), (std::vector<std::string>{"juliet@example.com", "nurse@example.com"}));
+  // Cancelled: gone at once (no cache).
+  apply(romeo_, sub_type::unsubscribed, true);
+  EXPECT_EQ(subs(), (std::vector<std::string>{"nurse@example.com"}));
+  // Removed with the account (foreign key cascade).
+  ASSERT_EQ(run_on(io_, db_->accounts().remove("example.com", "nurse")), storage::write_result::ok);
+  EXPECT_TRUE(subs().empty());
+}
+
+TEST_F(roster_store_test, presence_contacts_are_visible_items_with_a_subscription) {
+  // RFC 6121 §4.2.2 / §4.5.2: broadcasts go by subscription; a hidden pending-in row (§3.1.3)
+  // and an item with 'none' are not contacts for presence.
+  const jid a = *jid::parse("a@example.org"), b = *jid::parse("b@example.org"),
+            c = *jid::parse("c@example.org"), d = *jid::parse("d@example.org");
+  apply(a, sub_type::subscribe, false);  // hidden request
+  item plain;
+  plain.contact = b;  // 'none'
+  run_on(io_, store_->set(owner_, plain, 10));
+  apply(c, sub_type::subscribe, true);
+  apply(c, sub_type::subscribed, false);  // 'to'
+  apply(d, sub_type::subscribe, false);
+  apply(d, sub_type::subscribed, true);  // 'from'
+  auto got = run_on(io_, store_->presence_contacts(owner_));
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].contact, "c@example.org");
+  EXPECT_EQ(got[0].sub, subscription::to);
+  EXPECT_EQ(got[1].contact, "d@example.org");
+  EXPECT_EQ(got[1].sub, subscription::from);
+  // Same state as the full roster read.
+  for (const auto& it : items())
+    if (it.contact == c || it.contact == d) EXPECT_EQ(it.sub, it.contact == c ? subscription::to : subscription::from);
+  // Both presence queries (as roster_store_sqlite.cpp writes them) are answered from their
+  // covering indexes, without a table look-up per row.
+  auto plans = db_->run_blocking([](storage::connection& conn) {
+    std::pair<std::string, std::string> out;
+    auto a = conn.prepare(
+        "EXPLAIN QUERY PLAN SELECT contact, sub FROM roster_items WHERE host = ?1 AND user = ?2 AND visible = 1 "
+        "AND (sub & 3) != 0 ORDER BY contact",
+        "example.com", "juliet");
+    while (a.step()) out.first += a.column_text(3) + "\n";
+    auto b = conn.prepare(
+        "EXPLAIN QUERY PLAN SELECT user, host FROM roster_items WHERE contact = ?1 AND (sub & 3) IN (?2, ?3)",
+        "romeo@example.net", int64_t{2}, int64_t{3});
+    while (b.step()) out.second += b.column_text(3) + "\n";
+    return out;
+  });
+  EXPECT_NE(plans.first.find("COVERING INDEX roster_items_presence"), std::string::npos) << plans.first;
+  EXPECT_NE(plans.second.find("COVERING INDEX roster_items_contact"), std::string::npos) << plans.second;
 }
 
 }  // namespace
