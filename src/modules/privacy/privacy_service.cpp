@@ -185,6 +185,10 @@ service::side service::check(const jid& owner, const xml::element& st, direction
   auto it = accounts_.find(owner.bare_str());
   if (it == accounts_.end()) return side::not_loaded;
   const account_state& a = *it->second;
+  // No blocklist and no privacy list at all (most accounts): nothing can deny, and a stanza
+  // fanned out to many recipients (a presence broadcast, RFC 6121 §4.2.2) should not pay for
+  // the resource look-up below once per recipient.
+  if (a.blocklist.empty() && a.lists.empty()) return side::allow;
   // XEP-0191 §6: blocked JIDs first, every stanza in both directions.
   if (is_blocked(a.blocklist, peer)) return side::blocked;
   const stanza_facts facts = facts_of(st, dir, peer);
