@@ -23,6 +23,7 @@
 // of items (with synchronous=NORMAL a power loss may lose the last commits anyway).
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <functional>
@@ -103,6 +104,8 @@ class batch_writer {
         return;
       }
       batch.swap(queue_);
+      // The next batch is likely as big: no regrowth (and moves of every item) while pushing.
+      queue_.reserve(std::min(batch.size(), opts_.max_batch));
       // A later push arms a new timer (re-arming cancels the old wait) or posts a new flush.
       armed_ = false;
       urgent_ = false;

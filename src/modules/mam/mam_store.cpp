@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <functional>
-#include <cstdio>
 #include <map>
 
 #include "util/random.hpp"
@@ -97,9 +96,17 @@ std::string mam_store::make_uid(int64_t seq) {
   // XEP-0313 §3.1 / XEP-0359 §6: unique and never reused (the seq is), unpredictable (12
   // random characters of 62, ~71 bits: a client can derive when a message was archived from
   // its own ids, which it sees anyway, but cannot guess another archive entry's id).
-  char hex[17];
-  int n = std::snprintf(hex, sizeof hex, "%llx", static_cast<unsigned long long>(seq));
-  std::string uid(hex, static_cast<size_t>(n));
+  static constexpr char digits[] = "0123456789abcdef";
+  char hex[16];
+  size_t n = 0;
+  auto v = static_cast<uint64_t>(seq);
+  do {
+    hex[sizeof hex - ++n] = digits[v & 15];
+    v >>= 4;
+  } while (v != 0);
+  std::string uid;
+  uid.reserve(n + 1 + 12);
+  uid.append(hex + sizeof hex - n, n);
   uid += '-';
   uid += util::random_token(12);
   return uid;
@@ -107,15 +114,16 @@ std::string mam_store::make_uid(int64_t seq) {
 
 std::optional<int64_t> mam_store::uid_seq(std::string_view uid) {
   auto dash = uid.find('-');
-  if (dash == std::string_view::npos || dash == 0 || dash > 15) return std::nullopt;
-  int64_t seq = 0;
+  if (dash == std::string_view::npos || dash == 0 || dash > 16) return std::nullopt;
+  uint64_t seq = 0;
   for (size_t i = 0; i < dash; ++i) {
     char ch = uid[i];
     int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
     if (d < 0) return std::nullopt;
-    seq = seq * 16 + d;
+    seq = seq * 16 + static_cast<uint64_t>(d);
   }
-  return seq;
+  if (seq > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
+  return static_cast<int64_t>(seq);
 }
 
 int64_t mam_store::last_seq(connection& c) {

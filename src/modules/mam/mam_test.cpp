@@ -162,8 +162,13 @@ TEST_F(mam_store_test, UidsEncodeTheirSeqAndAreUnpredictable) {
   EXPECT_NE(a, b);  // the random part
   EXPECT_EQ(mam_store::uid_seq(a), seq);
   EXPECT_EQ(a.size(), 13u + 1u + 12u);
+  EXPECT_EQ(a.substr(0, 14), "60a2418202240-");
+  EXPECT_EQ(mam_store::make_uid(0).substr(0, 2), "0-");
+  EXPECT_EQ(mam_store::uid_seq(mam_store::make_uid(255)), 255);
+  EXPECT_EQ(mam_store::make_uid(INT64_MAX).substr(0, 17), "7fffffffffffffff-");
+  EXPECT_EQ(mam_store::uid_seq(mam_store::make_uid(INT64_MAX)), INT64_MAX);
   // Anything else is not a version-2 uid (version-1 uids are random alphanumerics).
-  for (const char* bad : {"", "-", "-abc", "xyz-abc", "1234567890abcdef0-abc", "AB-cd", "Abcdefghijklmnopqrstu"})
+  for (const char* bad : {"", "-", "-abc", "xyz-abc", "1234567890abcdef0-abc", "8000000000000000-abc", "AB-cd", "Abcdefghijklmnopqrstu"})
     EXPECT_FALSE(mam_store::uid_seq(bad).has_value()) << bad;
   // A uid with the right seq but another random part names nothing.
   auto uids = fill(3);
