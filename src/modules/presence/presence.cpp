@@ -442,7 +442,9 @@ class presence_module : public module {
   }
 
   static bool on_this_thread(c2s_session& r) {
-    auto* io = r.executor().target<asio::io_context::executor_type>();
+    // Named: target() points into the executor object, which must outlive its use.
+    const asio::any_io_executor ex = r.executor();
+    const auto* io = ex.target<asio::io_context::executor_type>();
     return io && io->running_in_this_thread();
   }
 

@@ -190,8 +190,11 @@ TEST_F(roster_store_test, presence_contacts_are_visible_items_with_a_subscriptio
   EXPECT_EQ(got[1].contact, "d@example.org");
   EXPECT_EQ(got[1].sub, subscription::from);
   // Same state as the full roster read.
-  for (const auto& it : items())
-    if (it.contact == c || it.contact == d) EXPECT_EQ(it.sub, it.contact == c ? subscription::to : subscription::from);
+  for (const auto& it : items()) {
+    if (it.contact == c || it.contact == d) {
+      EXPECT_EQ(it.sub, it.contact == c ? subscription::to : subscription::from);
+    }
+  }
   // Both presence queries (as roster_store_sqlite.cpp writes them) are answered from their
   // covering indexes, without a table look-up per row.
   auto plans = db_->run_blocking([](storage::connection& conn) {
