@@ -297,13 +297,18 @@ asio::awaitable<void> c2s_session::handle_header(const xml::stream_header& h) {
   }
   if (!legacy_stream_) out += " version='1.0'";
   out += " xml:lang='en'>";
+  // RFC 6120 §4.3.2: the features follow our header at once. Both go out in one write (one
+  // TLS record, one send on the socket): a login opens three streams (RFC 6120 §5.3.7, §6.4.6),
+  // and every separate write costs a system call and the peer's loopback receive (issue 6).
+  if (!legacy_stream_) xml::serialize(out, features(), xml::ns_client);
   send_raw(out);
   header_sent_ = true;
-  if (!legacy_stream_) send_features();
   co_return;
 }
 
-void c2s_session::send_features() {
+void c2s_session::send_features() { send(features()); }
+
+xml::element c2s_session::features() {
   xml::element f("features", std::string(xml::ns_streams));
   feature_stage stage;
   if (!conn_.is_tls() && !authenticated_) {
@@ -336,7 +341,7 @@ void c2s_session::send_features() {
     if (srv_.cfg().sm.enabled) f.add("sm", std::string(ns_sm));
   }
   for (const auto& p : srv_.features()) p(*this, stage, f);
-  send(f);
+  return f;
 }
 
 asio::awaitable<void> c2s_session::handle_element(xml::element el) {

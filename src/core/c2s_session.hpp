@@ -144,6 +144,7 @@ class c2s_session : public std::enable_shared_from_this<c2s_session>, private xm
   boost::asio::awaitable<void> handle_stanza(xml::element el);
   boost::asio::awaitable<void> handle_bind(xml::element iq);
   void send_features();
+  xml::element features();  // <stream:features/> for the current stage (RFC 6120 §4.3.2)
   // XEP-0198 (c2s_sm.cpp).
   boost::asio::awaitable<void> handle_sm(xml::element el);
   void sm_enable(const xml::element& el);
