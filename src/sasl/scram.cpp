@@ -5,7 +5,9 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 
 #include <algorithm>
 #include <charconv>
@@ -29,13 +31,49 @@ constexpr size_t max_field = 1023;
 // printable and never ',' (RFC 5802 §7 printable), and carry 144 bits of randomness.
 constexpr size_t server_nonce_bytes = 18;
 
-const EVP_MD* md_of(hash_alg alg) {
+const char* md_name(hash_alg alg) {
   switch (alg) {
-    case hash_alg::sha1: return EVP_sha1();
-    case hash_alg::sha256: return EVP_sha256();
-    case hash_alg::sha512: return EVP_sha512();
+    case hash_alg::sha1: return "SHA1";
+    case hash_alg::sha256: return "SHA256";
+    case hash_alg::sha512: return "SHA512";
   }
   throw std::invalid_argument("unknown hash_alg");
+}
+
+// Fetched once: with OpenSSL 3, EVP_sha1() and friends are placeholders that make every
+// EVP_Digest/HMAC/PBKDF2 call look the implementation up again in the provider's method store
+// (a lock and hash-table walks); a login hashes and MACs several times (issue 6).
+const EVP_MD* md_of(hash_alg alg) {
+  static EVP_MD* const mds[3] = {EVP_MD_fetch(nullptr, "SHA1", nullptr), EVP_MD_fetch(nullptr, "SHA256", nullptr),
+                                 EVP_MD_fetch(nullptr, "SHA512", nullptr)};
+  const EVP_MD* md = mds[static_cast<int>(alg)];
+  if (!md) throw std::runtime_error(std::string("digest not available: ") + md_name(alg));
+  return md;
+}
+
+// One HMAC context per thread and algorithm, its digest set once: HMAC() fetches the MAC and
+// the digest by name and builds and frees a context on every call (OpenSSL 3). Re-keying an
+// existing context with EVP_MAC_init is all RFC 2104 needs per message.
+EVP_MAC_CTX* hmac_ctx(hash_alg alg) {
+  static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  struct contexts {
+    EVP_MAC_CTX* ctx[3] = {};
+    ~contexts() {
+      for (auto* c : ctx) EVP_MAC_CTX_free(c);
+    }
+  };
+  thread_local contexts t;
+  EVP_MAC_CTX*& ctx = t.ctx[static_cast<int>(alg)];
+  if (!ctx && mac) {
+    EVP_MAC_CTX* c = EVP_MAC_CTX_new(mac);
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(md_name(alg)), 0),
+        OSSL_PARAM_construct_end()};
+    if (c && EVP_MAC_CTX_set_params(c, params) == 1) ctx = c;
+    else EVP_MAC_CTX_free(c);
+  }
+  if (!ctx) throw std::runtime_error("HMAC not available");
+  return ctx;
 }
 
 std::vector<std::string_view> split_commas(std::string_view s) {
@@ -126,13 +164,16 @@ std::string hash(hash_alg alg, std::string_view data) {
 std::string hmac(hash_alg alg, std::string_view key, std::string_view data) {
   if (key.size() > INT_MAX) throw std::invalid_argument("HMAC key too long");
   unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  // HMAC() with a NULL key pointer is rejected by OpenSSL 3 even for length 0; an empty key is
-  // legitimate for HMAC (RFC 2104 pads it with zeros), so pass a valid pointer.
+  size_t len = 0;
+  // A NULL key would keep the context's previous key (EVP_MAC_init only sets a key it is
+  // given); an empty key is legitimate for HMAC (RFC 2104 pads it with zeros), so always pass
+  // a valid pointer.
   static const unsigned char empty = 0;
-  const void* k = key.empty() ? static_cast<const void*>(&empty) : key.data();
-  if (!HMAC(md_of(alg), k, static_cast<int>(key.size()),
-            reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len))
+  const auto* k = key.empty() ? &empty : reinterpret_cast<const unsigned char*>(key.data());
+  EVP_MAC_CTX* ctx = hmac_ctx(alg);
+  if (EVP_MAC_init(ctx, k, key.size(), nullptr) != 1 ||
+      EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1 ||
+      EVP_MAC_final(ctx, out, &len, sizeof out) != 1)
     throw std::runtime_error("HMAC failed");
   return std::string(reinterpret_cast<const char*>(out), len);
 }

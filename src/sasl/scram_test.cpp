@@ -136,6 +136,25 @@ TEST(scram_crypto, hmac_rfc4231_case2) {
   EXPECT_EQ(sasl::hmac(hash_alg::sha1, "", "x").size(), 20u);
 }
 
+// hmac() reuses one context per thread and algorithm (issue 6): every call must use its own
+// key, also an empty one right after a non-empty one (EVP_MAC_init keeps the old key when
+// given none), a key longer than the block (RFC 2104 §2: hashed first), and calls of the
+// three algorithms interleaved. Expected values from Python's hmac module.
+TEST(scram_crypto, hmac_reused_context_takes_each_key) {
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_EQ(hex(sasl::hmac(hash_alg::sha1, "Jefe", "what do ya want for nothing?")),
+              "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
+    EXPECT_EQ(hex(sasl::hmac(hash_alg::sha1, "", "x")), "6244e66451a1c8695db9731ce2c4fd5de25ccf87");
+    EXPECT_EQ(hex(sasl::hmac(hash_alg::sha256, "Jefe", "what do ya want for nothing?")),
+              "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    EXPECT_EQ(hex(sasl::hmac(hash_alg::sha256, "", "")),
+              "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+    EXPECT_EQ(hex(sasl::hmac(hash_alg::sha512, std::string(200, 'k'), "long key")),
+              "b5327f432e261bceec36a6ec6f54e7229bf4744ffc9c480303ddd27e8a22bd19"
+              "b87f9e8a89d185de4995df9c735982a221d874c679ab05584a6fe2a165830f89");
+  }
+}
+
 TEST(scram_crypto, equal_consttime) {
   EXPECT_TRUE(sasl::equal_consttime("", ""));
   EXPECT_TRUE(sasl::equal_consttime("abc", "abc"));
