@@ -180,7 +180,9 @@ class c2s_session : public std::enable_shared_from_this<c2s_session>, private xm
   // RFC 6120 §6.4.5: too many failures on this stream end it.
   void sasl_check_retries(sasl::failure f);
   void send_held_output();
-  void finish();
+  // Ends the session and closes the connection; `last` is written just before the TLS
+  // close_notify (net::connection::close).
+  void finish(std::string_view last = {});
 
   server& srv_;
   boost::asio::any_io_executor executor_;

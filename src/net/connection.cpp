@@ -328,10 +328,13 @@ awaitable<void> connection::write_records(std::string_view data, error_code& ec)
   write_queue_pos_ = 0;
 }
 
-void connection::close() {
+void connection::close(std::string_view last) {
   if (records_ && socket_.is_open() && records_->current_state() != tls13_record_layer::state::failed) {
-    // RFC 8446 §6.1: close_notify before closing our side (best effort, like SSL_shutdown).
+    // RFC 8446 §6.1: close_notify before closing our side (best effort, like SSL_shutdown),
+    // sealed behind the last data so that both leave in one write (one system call, one
+    // segment for the peer to receive).
     std::string alert;
+    if (!last.empty()) records_->write(last, alert);
     records_->write_alert(tls_alert::close_notify, alert);
     error_code ec;
     if (write_queue_pos_ < write_queue_.size()) {
@@ -343,8 +346,13 @@ void connection::close() {
   }
   if (ssl_ && handshake_done_) {
     ERR_clear_error();
+    size_t n = 0;
+    if (!last.empty()) SSL_write_ex(ssl_, last.data(), last.size(), &n);  // best effort, see above
     SSL_shutdown(ssl_);  // best effort on a non-blocking socket
     ERR_clear_error();
+  } else if (!ssl_ && !records_ && !last.empty() && socket_.is_open()) {
+    error_code ec;
+    write_now(last.data(), last.size(), ec);
   }
   error_code ec;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);

@@ -63,8 +63,11 @@ class connection {
   // Writes all bytes.
   awaitable<void> write_all(std::string_view data, boost::system::error_code& ec);
 
-  // Sends TLS close_notify (best effort) and shuts the socket down.
-  void close();
+  // Sends TLS close_notify (best effort) and shuts the socket down. `last` (e.g. a closing
+  // </stream:stream>) goes out first, in the same write as the close_notify when the user-space
+  // record layer carries the stream; also best effort: a socket that cannot take it now is not
+  // waited for (use write_all() for data that must arrive).
+  void close(std::string_view last = {});
   bool is_open() const { return socket_.is_open(); }
   boost::asio::ip::tcp::socket& socket() { return socket_; }
   const std::string& remote_ip() const { return remote_ip_; }
