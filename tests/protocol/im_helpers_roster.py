@@ -140,6 +140,20 @@ def wait_item(c, jid, subscription, ask=None, timeout=5):
         time.sleep(0.05)
 
 
+def subscribe_both(a, A, b, B):
+    """RFC 6121 §3.1: a (bare JID A) and b (B), both online and interested, subscribe to each
+    other; every step is checked in the rosters, ending as 'both' on both sides."""
+    a.send("<presence to='%s' type='subscribe'/>" % B)
+    wait_item(a, B, 'none', 'subscribe')
+    b.send("<presence to='%s' type='subscribed'/>" % A)
+    wait_item(a, B, 'to')
+    b.send("<presence to='%s' type='subscribe'/>" % A)
+    wait_item(b, A, 'from', 'subscribe')
+    a.send("<presence to='%s' type='subscribed'/>" % B)
+    wait_item(a, B, 'both')
+    wait_item(b, A, 'both')
+
+
 def close_all(*clients):
     for c in clients:
         try:

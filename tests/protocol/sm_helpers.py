@@ -6,7 +6,7 @@ import time
 
 import rawxmpp
 from rawxmpp import q, NS_CLIENT, NS_STANZAS, tostr
-from im_helpers_roster import fresh_user, bare, wait_item, close_all, NS_ROSTER
+from im_helpers_roster import fresh_user, bare, close_all, subscribe_both, NS_ROSTER
 
 NS_SM = 'urn:xmpp:sm:3'
 NS_CSI = 'urn:xmpp:csi:0'
@@ -159,15 +159,7 @@ def subscribed_both(server, prefix_a='sa', prefix_b='sb'):
     b = server.login(bn, resource='setup')
     for c in (a, b):
         c.iq("<query xmlns='%s'/>" % NS_ROSTER)
-    a.send("<presence to='%s' type='subscribe'/>" % B)
-    wait_item(a, B, 'none', 'subscribe')
-    b.send("<presence to='%s' type='subscribed'/>" % A)
-    wait_item(a, B, 'to')
-    b.send("<presence to='%s' type='subscribe'/>" % A)
-    wait_item(b, A, 'from', 'subscribe')
-    a.send("<presence to='%s' type='subscribed'/>" % B)
-    wait_item(a, B, 'both')
-    wait_item(b, A, 'both')
+    subscribe_both(a, A, b, B)
     close_all(a, b)
     return an, bn, A, B
 

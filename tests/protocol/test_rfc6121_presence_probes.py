@@ -7,7 +7,7 @@ import time
 
 import rawxmpp
 from rawxmpp import q, NS_CLIENT
-from im_helpers_roster import fresh_user, bare, online, wait_item, close_all, roster_get, roster_items
+from im_helpers_roster import fresh_user, bare, online, wait_item, close_all, roster_get, roster_items, subscribe_both
 from im_helpers_privacy import block, ok, set_list, set_default, item_xml, sync
 
 NS_DELAY = 'urn:xmpp:delay'
@@ -17,15 +17,7 @@ def mutual(server, u, uc, cn):
     """Mutual subscription ('both') between online U (client uc) and contact cn."""
     U, C = bare(server, u), bare(server, cn)
     c = online(server, cn, 'setup', presence=False)
-    uc.send("<presence to='%s' type='subscribe'/>" % C)
-    wait_item(uc, C, 'none', 'subscribe')
-    c.send("<presence to='%s' type='subscribed'/>" % U)
-    wait_item(uc, C, 'to')
-    c.send("<presence to='%s' type='subscribe'/>" % U)
-    wait_item(c, U, 'from', 'subscribe')
-    uc.send("<presence to='%s' type='subscribed'/>" % C)
-    wait_item(uc, C, 'both')
-    wait_item(c, U, 'both')
+    subscribe_both(uc, U, c, C)
     close_all(c)
 
 
