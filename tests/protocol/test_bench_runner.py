@@ -1,0 +1,97 @@
+"""bench/run (the side-by-side runner, bench/README.md) on a tiny Starling-only load: it must
+start its own starlingd, register the accounts, run the scenarios and write a results file
+with the figures and the targets. This checks the tool, not the server's speed; the anchors
+(Prosody, ejabberd) are left out because CI does not install them.
+
+Also its settle step: a scenario starts only once the server has gone idle after the
+previous one, so one scenario's backlog is not charged to the next."""
+import importlib.machinery
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT
+from test_bench_tool import bench_binary
+
+RUNNER = os.path.join(ROOT, 'bench', 'run')
+
+
+def load_runner():
+    loader = importlib.machinery.SourceFileLoader('bench_run_under_test', RUNNER)
+    spec = importlib.util.spec_from_loader('bench_run_under_test', loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
+
+
+def build_dir():
+    d = os.path.dirname(os.path.abspath(bench_binary()))
+    if not os.path.exists(os.path.join(d, 'starlingd')):
+        pytest.fail('bench/run needs starlingd next to starling-bench in %s' % d, pytrace=False)
+    return d
+
+
+def test_runner_writes_figures_and_targets(tmp_path):
+    out = tmp_path / 'RESULTS.md'
+    cmd = [sys.executable, RUNNER, '--build', build_dir(), '--servers', 'starling',
+           '--scenarios', 'login,messages', '--repeats', '1', '--users', '4',
+           '--msg-users', '6', '--rates', '50', '--duration', '0.5', '--out', str(out)]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, 'bench/run exited %d\n%s' % (p.returncode, p.stderr[-4000:])
+    text = out.read_text()
+    # Every figure row has a number for Starling, produced by this run.
+    login = re.search(r'^\| server CPU per full TLS login \(closed loop\) \| µs \| ([0-9,.]+) \|$',
+                      text, re.M)
+    assert login, text
+    assert float(login.group(1).replace(',', '')) > 0
+    delivered = re.search(r'^\| delivered ratio at 50 msg/s \|  \| ([0-9.]+) \|$', text, re.M)
+    assert delivered and float(delivered.group(1)) == 1.0, text
+    assert '## Targets (issue 6)' in text
+    assert re.search(r'^\| p99 at 50 msg/s ≤ 10 ms \| [0-9.,]+ ms \| 10\.0 ms \| (yes|\*\*no\*\*) \|$',
+                     text, re.M), text
+    assert 'generator produced no results' not in text, text
+    assert (tmp_path / 'results-messages.png').stat().st_size > 0
+
+
+def test_settle_waits_for_a_busy_server_to_go_idle():
+    run = load_runner()
+    # A stand-in server that burns a core for about 2.5 s and then sleeps.
+    busy = subprocess.Popen([sys.executable, '-c',
+                             'import time\nt = time.monotonic()\n'
+                             'while time.monotonic() - t < 2.5: pass\ntime.sleep(60)'])
+    try:
+        class Busy:
+            name = 'busy'
+
+            def measured_pid(self):
+                return busy.pid
+        t0 = time.monotonic()
+        run.settle(Busy(), 'unit', window=0.5, limit=30)
+        waited = time.monotonic() - t0
+        assert 2.0 <= waited < 10, waited
+        # An idle server passes at once (one window).
+        t0 = time.monotonic()
+        run.settle(Busy(), 'unit', window=0.5, limit=30)
+        assert time.monotonic() - t0 < 1.5
+        # A server that never goes idle is measured anyway after the limit, and said so.
+        run.SETTLE_NOTES.clear()
+        spin = subprocess.Popen([sys.executable, '-c', 'while True: pass'])
+        try:
+            class Spin(Busy):
+                name = 'spin'
+
+                def measured_pid(self):
+                    return spin.pid
+            run.settle(Spin(), 'unit', window=0.5, limit=1)
+            assert run.SETTLE_NOTES and 'still' in run.SETTLE_NOTES[0], run.SETTLE_NOTES
+        finally:
+            spin.kill()
+            spin.wait()
+    finally:
+        busy.kill()
+        busy.wait()
