@@ -73,7 +73,7 @@ class mam_module : public module {
     wo.max_batch = c.write_batch;
     wo.max_delay = std::chrono::milliseconds(c.write_delay_ms);
     auto write = [this](storage::connection& conn, std::vector<mam_entry>& batch) {
-      mam_store::insert_batch(conn, batch, limits_);
+      mam_store::insert_batch(conn, batch, limits_, &owner_cache_);
     };
     auto failed = [](const std::exception& e, size_t n) {
       spdlog::error("mam: writing {} messages to the archive failed: {}", n, e.what());
@@ -588,6 +588,7 @@ class mam_module : public module {
   std::unordered_map<std::string, archive_prefs> prefs_;  // users who set their own
 
   std::atomic<int64_t> last_seq_{0};  // the last seq given (next_seq)
+  mam_owner_cache owner_cache_;  // the writer thread's (batch_writer's write callback)
   std::optional<storage::batch_writer<mam_entry>> writer_;
 
   static constexpr size_t max_recent = 100000;

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <functional>
-#include <map>
+#include <unordered_map>
 
 #include "util/random.hpp"
 
@@ -131,49 +131,127 @@ int64_t mam_store::last_seq(connection& c) {
   return st.step() && !st.column_is_null(0) ? st.column_int64(0) : 0;
 }
 
-void mam_store::insert_batch(connection& c, std::vector<mam_entry>& batch, const mam_limits& limits) {
+std::string mam_owner_cache::key(std::string_view host, std::string_view user) {
+  std::string k;
+  k.reserve(user.size() + 1 + host.size());
+  k.append(user);
+  k += '\0';  // neither a localpart nor a domain contains NUL (RFC 7622)
+  k.append(host);
+  return k;
+}
+
+std::optional<int64_t> mam_owner_cache::find(std::string_view host, std::string_view user) {
+  auto it = ids_.find(key(host, user));
+  if (it == ids_.end()) return std::nullopt;
+  return it->second;
+}
+
+void mam_owner_cache::put(std::string_view host, std::string_view user, int64_t id) {
+  if (ids_.size() >= max_entries) ids_.clear();
+  ids_[key(host, user)] = id;
+}
+
+void mam_owner_cache::forget(std::string_view host, std::string_view user) { ids_.erase(key(host, user)); }
+
+namespace {
+struct owner_key_hash {
+  size_t operator()(const std::pair<std::string_view, std::string_view>& k) const noexcept {
+    size_t h = std::hash<std::string_view>{}(k.first);
+    return h ^ (std::hash<std::string_view>{}(k.second) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
+  }
+};
+}  // namespace
+
+void mam_store::insert_batch(connection& c, std::vector<mam_entry>& batch, const mam_limits& limits,
+                             mam_owner_cache* cache) {
   if (batch.empty()) return;
   storage::transaction tx(c);
   // Per archive in this batch: its id (0: no such account) and how many rows it gets. A batch
-  // holds many messages of few accounts: one owner statement each, before the rows.
+  // holds messages of many accounts (two per routed message): a few statements per archive,
+  // before the rows.
   struct owner_state {
+    std::string_view host, user;
     int64_t id = 0;
     int64_t added = 0;
     int64_t count = 0;
   };
-  std::map<std::pair<std::string_view, std::string_view>, owner_state> owners;
-  for (const auto& e : batch) ++owners[{e.host, e.user}].added;
-  for (auto& [owner, state] : owners) {
-    // Creates the archive on first use, only for an account that exists (accounts that do
-    // not exist any more get nothing; RFC 6121 §8.5.1 bounces are the router's business).
-    auto st = c.prepare(
-        "INSERT INTO mam_owners (host, user, count) "
-        "SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM accounts WHERE host = ?1 AND user = ?2) "
-        "ON CONFLICT (host, user) DO UPDATE SET count = count + excluded.count RETURNING id, count",
-        owner.first, owner.second, state.added);
-    if (st.step()) {
-      state.id = st.column_int64(0);
-      state.count = st.column_int64(1);
+  std::vector<owner_state> owners;
+  std::vector<uint32_t> row_owner(batch.size());
+  {
+    std::unordered_map<std::pair<std::string_view, std::string_view>, uint32_t, owner_key_hash> index;
+    index.reserve(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const auto& e = batch[i];
+      auto [it, inserted] = index.try_emplace({e.host, e.user}, static_cast<uint32_t>(owners.size()));
+      if (inserted) owners.push_back({e.host, e.user});
+      ++owners[it->second].added;
+      row_owner[i] = it->second;
     }
   }
-  for (const auto& e : batch) {
-    const auto& state = owners.find({e.host, e.user})->second;
-    if (state.id == 0) continue;
-    c.execute(
-        "INSERT INTO mam_messages (seq, owner, uid, with_bare, with_full, outgoing, stanza) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        e.seq, state.id, e.uid, e.with_bare, e.with_full, e.outgoing ? 1 : 0, e.stanza);
+  for (auto& o : owners) {
+    // No UPSERT ... RETURNING here: SQLite runs RETURNING through an ephemeral table (a fresh
+    // in-memory b-tree and page cache, ~150 KiB of malloc, memset and page faults per
+    // statement) and the INSERT ... SELECT form opens a statement journal; together they were
+    // most of the writer thread's CPU per message (issue 6). A known archive is one rowid
+    // update, which also checks the cached id still belongs to this account.
+    if (cache) {
+      if (auto id = cache->find(o.host, o.user)) {
+        if (c.execute("UPDATE mam_owners SET count = count + ?2 WHERE id = ?1 AND host = ?3 AND user = ?4", *id,
+                      o.added, o.host, o.user) == 1) {
+          o.id = *id;
+        } else {
+          cache->forget(o.host, o.user);
+        }
+      }
+    }
+    if (o.id == 0) {
+      std::optional<int64_t> found;
+      {
+        auto st = c.prepare("SELECT id FROM mam_owners WHERE host = ?1 AND user = ?2", o.host, o.user);
+        if (st.step()) found = st.column_int64(0);
+      }
+      if (found) {
+        c.execute("UPDATE mam_owners SET count = count + ?2 WHERE id = ?1", *found, o.added);
+        o.id = *found;
+      } else if (c.execute("INSERT INTO mam_owners (host, user, count) SELECT ?1, ?2, ?3 "
+                           "WHERE EXISTS (SELECT 1 FROM accounts WHERE host = ?1 AND user = ?2)",
+                           o.host, o.user, o.added) == 1) {
+        // Creates the archive on first use, only for an account that exists (accounts that do
+        // not exist any more get nothing; RFC 6121 §8.5.1 bounces are the router's business).
+        o.id = c.last_insert_rowid();
+      }
+      // A rolled-back batch may leave an id here that no row has: the check above drops it.
+      if (o.id != 0 && cache) cache->put(o.host, o.user, o.id);
+    }
+    if (o.id != 0 && limits.max_messages_per_user > 0) {
+      auto st = c.prepare("SELECT count FROM mam_owners WHERE id = ?1", o.id);
+      if (st.step()) o.count = st.column_int64(0);
+    }
   }
-  for (const auto& [owner, state] : owners) {
-    if (state.id == 0) continue;
-    // The cap is checked once per archive and batch, with the count the update returned.
-    if (limits.max_messages_per_user <= 0 || state.count <= limits.max_messages_per_user) continue;
+  {
+    // One statement for all rows: bound, stepped and reset per row.
+    auto ins = c.prepare(
+        "INSERT INTO mam_messages (seq, owner, uid, with_bare, with_full, outgoing, stanza) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const auto& e = batch[i];
+      const int64_t id = owners[row_owner[i]].id;
+      if (id == 0) continue;
+      ins.bind(e.seq, id, e.uid, e.with_bare, e.with_full, e.outgoing ? 1 : 0, e.stanza);
+      ins.exec();
+      ins.reset();
+    }
+  }
+  for (const auto& o : owners) {
+    if (o.id == 0) continue;
+    // The cap is checked once per archive and batch, with the count after this batch.
+    if (limits.max_messages_per_user <= 0 || o.count <= limits.max_messages_per_user) continue;
     // XEP-0313 §3.2: only the oldest messages may go, never a hole in the middle.
     int64_t removed = c.execute(
         "DELETE FROM mam_messages WHERE owner = ?1 AND seq <= "
         "(SELECT seq FROM mam_messages INDEXED BY mam_messages_owner WHERE owner = ?1 ORDER BY seq LIMIT 1 OFFSET ?2)",
-        state.id, state.count - limits.max_messages_per_user - 1);
-    c.execute("UPDATE mam_owners SET count = count - ?2 WHERE id = ?1", state.id, removed);
+        o.id, o.count - limits.max_messages_per_user - 1);
+    c.execute("UPDATE mam_owners SET count = count - ?2 WHERE id = ?1", o.id, removed);
   }
   tx.commit();
 }

@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "storage/sqlite.hpp"
@@ -79,6 +80,24 @@ struct mam_limits {
   int64_t max_messages_per_user = 0;  // 0: no cap; past it the oldest go (XEP-0313 §3.2)
 };
 
+// The writer thread's memo of archive ids (mam_owners.id by account), so that a batch finds
+// its archives with one rowid update each. An entry is only a hint: every use checks the row
+// still has that id, host and user (in the same UPDATE), so an archive removed with its account
+// (also by starlingctl in another process) is never written through a stale entry. One cache
+// per writer connection; not thread-safe (the writer thread only).
+class mam_owner_cache {
+ public:
+  static constexpr size_t max_entries = 100000;  // then cleared: a miss costs one lookup
+  std::optional<int64_t> find(std::string_view host, std::string_view user);
+  void put(std::string_view host, std::string_view user, int64_t id);
+  void forget(std::string_view host, std::string_view user);
+  size_t size() const { return ids_.size(); }
+
+ private:
+  static std::string key(std::string_view host, std::string_view user);
+  std::unordered_map<std::string, int64_t> ids_;  // "user\0host" -> id
+};
+
 // The SQL of a page (or count) query; exposed for the query-plan test.
 std::string mam_page_sql(bool with_bare, bool with_full, bool ascending, bool count);
 
@@ -97,8 +116,10 @@ class mam_store {
 
   // --- on the writer thread (inside run()), for batching by the module ---
   // Appends entries (for accounts that exist; others are skipped), enforces the size cap.
-  // Each entry's seq must be unique (not necessarily in batch order).
-  static void insert_batch(storage::connection& c, std::vector<mam_entry>& batch, const mam_limits& limits);
+  // Each entry's seq must be unique (not necessarily in batch order). `cache` (optional, kept
+  // by the caller across batches on the same connection) saves the archive lookups.
+  static void insert_batch(storage::connection& c, std::vector<mam_entry>& batch, const mam_limits& limits,
+                           mam_owner_cache* cache = nullptr);
   // Removes messages older than `cutoff_seq`, at most `limit` rows; returns rows removed.
   static int64_t expire(storage::connection& c, int64_t cutoff_seq, int64_t limit);
   // A page of the archive. Runs on any connection.

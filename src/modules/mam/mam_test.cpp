@@ -209,6 +209,66 @@ TEST_F(mam_store_test, SizeCapRemovesTheOldest) {
   EXPECT_EQ(page.items.back().uid, b[19]);
 }
 
+// The writer's owner cache (insert_batch's memo of archive ids) is only a hint: an archive
+// removed with its account, or removed and created again under another id, or an id now used
+// by another account, never receives rows through a stale entry; counts stay exact.
+TEST_F(mam_store_test, OwnerCacheNeverWritesThroughStaleIds) {
+  mam_owner_cache cache;
+  auto batch_for = [&](std::vector<const char*> users) {
+    std::vector<mam_entry> b;
+    for (const char* u : users) {
+      mam_entry e;
+      e.host = "example.com", e.user = u, e.seq = next_seq(0), e.uid = mam_store::make_uid(e.seq);
+      e.with_bare = e.with_full = "nurse@example.com", e.stanza = "<message/>";
+      b.push_back(std::move(e));
+    }
+    return b;
+  };
+  auto insert = [&](std::vector<mam_entry> b, mam_limits l = {}) {
+    run([&](storage::connection& c) { mam_store::insert_batch(c, b, l, &cache); });
+  };
+  auto rows_of = [&](const char* user) {
+    return run([user](storage::connection& c) {
+      auto st = c.prepare(
+          "SELECT (SELECT count(*) FROM mam_messages WHERE owner = (SELECT id FROM mam_owners WHERE user = ?1)), "
+          "(SELECT count FROM mam_owners WHERE user = ?1)",
+          user);
+      st.step();
+      return std::make_pair(st.column_int64(0), st.column_is_null(1) ? int64_t{-1} : st.column_int64(1));
+    });
+  };
+  insert(batch_for({"juliet", "romeo", "juliet"}));
+  EXPECT_EQ(rows_of("juliet"), std::make_pair(int64_t{2}, int64_t{2}));
+  EXPECT_EQ(rows_of("romeo"), std::make_pair(int64_t{1}, int64_t{1}));
+  ASSERT_TRUE(cache.find("example.com", "juliet"));
+  const int64_t juliet_id = *cache.find("example.com", "juliet");
+  // Cached ids are used (and the count kept) on the next batch.
+  insert(batch_for({"juliet"}));
+  EXPECT_EQ(rows_of("juliet"), std::make_pair(int64_t{3}, int64_t{3}));
+  // juliet goes; her cached id must not take rows any more.
+  run([](storage::connection& c) { c.execute("DELETE FROM accounts WHERE user = 'juliet'"); });
+  insert(batch_for({"juliet", "romeo"}));
+  EXPECT_EQ(rows_of("juliet"), std::make_pair(int64_t{0}, int64_t{-1}));
+  EXPECT_EQ(rows_of("romeo"), std::make_pair(int64_t{2}, int64_t{2}));
+  EXPECT_FALSE(cache.find("example.com", "juliet"));
+  // Another account takes juliet's old id; a stale entry for juliet must not write there.
+  run([juliet_id](storage::connection& c) {
+    c.execute("INSERT INTO accounts (host, user, created) VALUES ('example.com', 'mercutio', 0)");
+    c.execute("INSERT INTO mam_owners (id, host, user, count) VALUES (?1, 'example.com', 'mercutio', 0)", juliet_id);
+    c.execute("INSERT INTO accounts (host, user, created) VALUES ('example.com', 'juliet', 0)");
+  });
+  cache.put("example.com", "juliet", juliet_id);
+  insert(batch_for({"juliet"}));
+  EXPECT_EQ(rows_of("mercutio"), std::make_pair(int64_t{0}, int64_t{0}));
+  EXPECT_EQ(rows_of("juliet"), std::make_pair(int64_t{1}, int64_t{1}));
+  EXPECT_NE(*cache.find("example.com", "juliet"), juliet_id);
+  // The size cap works from the cache path too (the count is read after the update).
+  mam_limits cap;
+  cap.max_messages_per_user = 2;
+  insert(batch_for({"romeo", "romeo", "romeo"}), cap);
+  EXPECT_EQ(rows_of("romeo"), std::make_pair(int64_t{2}, int64_t{2}));
+}
+
 TEST_F(mam_store_test, ExpiryAndAccountRemoval) {
   const int64_t t0 = 1'000'000'000'000'000;
   fill(50, t0);
