@@ -91,3 +91,43 @@ def test_xep0012_s4_full_jid_query_goes_to_client(server):
            % NS_LAST)
     r = b.wait_iq('last-full')
     assert seconds(r)[0] == 123
+
+
+def wait_last_status(c, owner, expected, timeout=5.0):
+    """Asks for `owner`'s last activity until the answer carries `expected` as its status (the
+    server handles the owner's logout after the client's stream close arrives); bounded."""
+    deadline = time.monotonic() + timeout
+    got = None
+    while time.monotonic() < deadline:
+        r = last(c, to=owner)
+        if r.get('type') == 'result':
+            got = seconds(r)
+            if got[1] == expected:
+                return got
+        time.sleep(0.05)
+    raise AssertionError('last activity of %s: %r, expected status %r' % (owner, got, expected))
+
+
+def test_xep0012_s3_logout_records_in_quick_succession(server_factory):
+    # Logout records are group-committed a little after the logout (issue 6): the server must
+    # still answer from the newest one at once, keep the newest of several logouts in a row,
+    # and have it stored when it stops.
+    s = server_factory.start('lastq', users=('alice', 'bob'))
+    a = s.login('alice', resource='home')
+    b = s.login('bob', resource='pc')
+    make_subscribed(s, a, 'alice', b, 'bob')
+    a.end_stream()
+    a.close()
+    for status in ('one', 'two', 'three'):
+        a = s.login('alice', resource=status)
+        a.send("<presence/>")
+        a.send("<presence type='unavailable'><status>%s</status></presence>" % status)
+        a.end_stream()
+        a.close()
+        secs, _ = wait_last_status(b, 'alice@localhost', status)
+        assert 0 <= secs <= 30, secs
+    s.stop()
+    s.start()
+    b = s.login('bob', resource='again')
+    secs, status = seconds(assert_result(last(b, to='alice@localhost')))
+    assert status == 'three' and 0 <= secs <= 30, (secs, status)

@@ -44,16 +44,7 @@ class last_module : public module {
     srv_ = &srv;
     store_ = make_sqlite_last_store(srv.sqlite());
     g_store = store_.get();
-    srv.add_migrations({{"last", 1,
-                         "CREATE TABLE last_activity ("
-                         " host TEXT NOT NULL,"
-                         " user TEXT NOT NULL,"
-                         " logout INTEGER NOT NULL,"  // unix seconds when the last session ended
-                         " status TEXT NOT NULL,"     // <status/> of the last unavailable presence
-                         " PRIMARY KEY (host, user),"
-                         // Removed with the account, also by starlingctl deluser.
-                         " FOREIGN KEY (host, user) REFERENCES accounts (host, user) ON DELETE CASCADE"
-                         ") WITHOUT ROWID"}});
+    srv.add_migrations(sqlite_last_migrations());
     srv.disco().add_feature(std::string(ns_last));
     srv.disco().add_account_feature(std::string(ns_last));
     srv.iq().add(iq_target::host, std::string(ns_last), uptime);
@@ -76,7 +67,10 @@ class last_module : public module {
     });
   }
 
- void stop() override { g_store = nullptr; }
+ void stop() override {
+    g_store = nullptr;
+    if (store_) store_->close();  // the queued logout records, before the database closes
+  }
 
  private:
   struct last_status {

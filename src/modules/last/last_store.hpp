@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "jid/jid.hpp"
+#include "storage/storage.hpp"
 
 namespace starling::storage {
 class sqlite_database;
@@ -37,10 +38,15 @@ class last_store {
   virtual boost::asio::awaitable<std::pair<bool /*failed*/, std::unordered_map<std::string, last_record>>>
   get_many(std::vector<jid> bare) = 0;
   virtual boost::asio::awaitable<bool> put(jid bare, last_record r) = 0;
-  // put() that nobody waits for: batched with other such writes (the logout path).
+  // put() that nobody waits for (the logout path): group-committed a little later; get() and
+  // get_many() see it at once.
   virtual void put_later(jid bare, last_record r) = 0;
+  // Writes what put_later() queued and waits for it (module stop). Not on the writer thread.
+  virtual void close() {}
 };
 
+// The table of the SQLite implementation.
+const std::vector<storage::migration>& sqlite_last_migrations();
 // SQLite implementation; its rows are deleted with the account.
 std::unique_ptr<last_store> make_sqlite_last_store(storage::sqlite_database& db);
 
