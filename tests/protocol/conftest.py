@@ -136,7 +136,7 @@ class Server:
                  extra_hosts=(), extra_listeners=()):
         for binary in (STARLINGD, STARLINGCTL):
             if not os.path.exists(binary):
-                pytest.skip('not built: %s (set STARLINGD / STARLINGCTL)' % binary)
+                pytest.fail('not built: %s (set STARLINGD / STARLINGCTL)' % binary, pytrace=False)
         self.name = name
         self.dir = tempfile.mkdtemp(prefix='starling-proto-%s-' % name)
         self.data_dir = os.path.join(self.dir, 'data')
@@ -174,7 +174,7 @@ class Server:
 
     def start(self):
         if not os.path.exists(STARLINGD):
-            pytest.skip('starlingd not built: %s' % STARLINGD)
+            pytest.fail('starlingd not built: %s' % STARLINGD, pytrace=False)
         self.log = open(self.log_path, 'ab')
         self.proc = subprocess.Popen([STARLINGD, '--config', self.config_path],
                                      stdout=self.log, stderr=subprocess.STDOUT,

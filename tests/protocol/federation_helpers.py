@@ -83,7 +83,8 @@ def tail(path, n=60):
 
 
 def available():
-    """None when Prosody and ejabberd are installed, else a reason to skip."""
+    """None when Prosody and ejabberd are installed, else why the federation tests cannot run
+    (they fail then: scripts/install-deps.sh installs both)."""
     for b in (PROSODY, PROSODYCTL, EJABBERDCTL):
         if not os.path.exists(b):
             return 'not installed: %s (scripts/install-deps.sh)' % b
@@ -549,34 +550,9 @@ def make_client(jid, password, port, ca_file=None):
     """A slixmpp ClientXMPP pinned to 127.0.0.1:port. With ca_file the server certificate is
     verified against it (host name = the JID's domain); without, verification is off."""
     slixmpp = _slixmpp()
-
-    class FedClient(slixmpp.ClientXMPP):
-        async def get_dns_records(self, domain, port=None):
-            return [('127.0.0.1', '127.0.0.1', self._fed_port)]
-
-    c = FedClient(jid, password)
-    c._fed_port = port
-    c.use_ipv6 = False
-    c.use_aiodns = False
-    if ca_file:
-        c.ssl_context.load_verify_locations(ca_file)
-        c.ssl_context.verify_mode = ssl.CERT_REQUIRED
-    else:
-        c.ssl_context.check_hostname = False
-        c.ssl_context.verify_mode = ssl.CERT_NONE
-    mechs = c['feature_mechanisms']
-    default = mechs._default_credentials
-
-    # slixmpp 1.8 only knows tls-unique channel binding; present the client as not
-    # supporting channel binding (see test_slixmpp_interop.py).
-    def credentials(required, optional):
-        creds = default(required, optional)
-        if 'channel_binding' in creds:
-            creds['channel_binding'] = None
-        return creds
-    mechs.sasl_callback = credentials
-    c.register_plugin('xep_0199')
-    return c
+    from slix_helpers import configure_client, loopback_client_class
+    c = loopback_client_class(slixmpp.ClientXMPP)(jid, password)
+    return configure_client(c, port, ca_file)
 
 
 async def online(client, timeout=20):
@@ -591,7 +567,7 @@ async def online(client, timeout=20):
     client.add_event_handler('failed_all_auth', lambda e: done('failed_all_auth'))
     client.add_event_handler('connection_failed', lambda e: done('connection_failed: %s' % (e,)))
     client.add_event_handler('disconnected', lambda e: done('disconnected: %s' % (e,)))
-    client.connect(address=('127.0.0.1', client._fed_port), force_starttls=True)
+    client.connect(address=('127.0.0.1', client._loopback_port), force_starttls=True)
     result = await asyncio.wait_for(fut, timeout)
     assert result == 'ok', '%s: %s' % (client.boundjid, result)
     await client.get_roster(timeout=timeout)

@@ -5,7 +5,6 @@ import os
 import re
 import time
 
-import pytest
 
 from rawxmpp import NS_CLIENT, NS_DISCO_INFO, NS_DISCO_ITEMS, q, stanza_error, tostr
 
@@ -16,11 +15,6 @@ NS_DATA = 'jabber:x:data'
 MSG = q(NS_CLIENT, 'message')
 # XEP-0082 §3.2 DateTime in UTC.
 XEP0082_UTC = re.compile(r'^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$')
-
-# Tests that need available resources (RFC 6121 §8.5.2.1) depend on the presence module,
-# which sets availability and fires initial_presence.
-HAS_PRESENCE = os.path.isdir(os.path.join(ROOT, 'src', 'modules', 'presence'))
-needs_presence = pytest.mark.skipif(not HAS_PRESENCE, reason='presence module not in this tree')
 
 _counter = [0]
 

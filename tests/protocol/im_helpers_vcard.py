@@ -85,17 +85,13 @@ def roster_sub(c, contact):
 
 def make_subscribed(server, owner_c, owner, contact_c, contact):
     """RFC 6121 §3.1: `contact` subscribes to `owner`'s presence and `owner` approves, so that
-    owner's roster holds contact with subscription 'from' (or 'both'). Skips the test when the
-    roster and presence modules do not exist yet."""
+    owner's roster holds contact with subscription 'from' (or 'both')."""
     # RFC 6121 §3.1.3: the request goes to the owner's available resources.
     owner_c.send('<presence/>')
     ping(owner_c, server)
     contact_c.send("<presence to='%s@%s' type='subscribe'/>" % (owner, server.domain))
-    try:
-        owner_c.recv_stanza(lambda e: e.tag == q(NS_CLIENT, 'presence') and e.get('type') == 'subscribe',
-                            timeout=3)
-    except Timeout:
-        pytest.skip('presence subscriptions are not routed yet (no presence module)')
+    owner_c.recv_stanza(lambda e: e.tag == q(NS_CLIENT, 'presence') and e.get('type') == 'subscribe',
+                        timeout=5)
     owner_c.send("<presence to='%s@%s' type='subscribed'/>" % (contact, server.domain))
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
@@ -103,7 +99,7 @@ def make_subscribed(server, owner_c, owner, contact_c, contact):
         if sub in ('from', 'both'):
             return
         time.sleep(0.1)
-    pytest.skip('subscription approval did not reach the roster (roster module missing?)')
+    pytest.fail('the approval of %s@%s never reached the roster of %s' % (contact, server.domain, owner))
 
 
 def caps_presence(node, ver, hash='sha-1', extra=''):

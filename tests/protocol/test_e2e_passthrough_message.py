@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from im_helpers_message import (HAS_PRESENCE, canon, login, needs_presence, no_msg, offline_fetch,
+from im_helpers_message import (canon, login, no_msg, offline_fetch,
                                 offline_purge, payload, recv_msg, send_msg, server_delay,
                                 wait_offline_count)
 from rawxmpp import tostr
@@ -75,7 +75,6 @@ def test_e2e_payload_after_offline_storage(server, name):
     carol.close()
 
 
-@needs_presence
 def test_e2e_payload_offline_flood_on_initial_presence(server):
     alice = login(server, 'alice')
     erin = login(server, 'erin')

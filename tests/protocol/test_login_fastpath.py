@@ -5,7 +5,7 @@ sent just before the login; the logout record (XEP-0012), written in a batch nob
 for, is there."""
 import time
 
-from im_helpers_message import login, needs_presence, no_msg, offline_purge, recv_msg, send_msg, uniq
+from im_helpers_message import login, no_msg, offline_purge, recv_msg, send_msg, uniq
 from im_helpers_vcard import make_subscribed
 from rawxmpp import Timeout, q, tostr
 
@@ -26,7 +26,6 @@ def wait_session_gone(sender, full_jid):
     raise AssertionError('%s still routed to after its stream closed' % full_jid)
 
 
-@needs_presence
 def test_offline_messages_sent_right_before_login_arrive_once_in_order(server):
     alice = login(server, 'alice')
     bob = login(server, 'bob')
@@ -53,7 +52,6 @@ def test_offline_messages_sent_right_before_login_arrive_once_in_order(server):
     alice.close()
 
 
-@needs_presence
 def test_login_without_offline_messages_gets_none_and_later_ones_still_arrive(server):
     bob = login(server, 'bob')
     offline_purge(bob)
@@ -100,7 +98,6 @@ def test_password_changed_by_starlingctl_is_used_at_the_next_login(server):
     assert failed, 'a deleted account still logs in'
 
 
-@needs_presence
 def test_logout_records_are_written_for_several_logouts(server_factory):
     # XEP-0012 §3: the time since the last session ended and the last status, for each of
     # several accounts that log out together (their records go to the database in one batch).

@@ -3,7 +3,7 @@ local accounts, by message type, by full or bare JID, with or without available 
 and to accounts that do not exist."""
 import pytest
 
-from im_helpers_message import (HAS_PRESENCE, assert_error, login, needs_presence, no_msg,
+from im_helpers_message import (assert_error, login, no_msg,
                                 offline_count, offline_fetch, offline_purge, recv_msg,
                                 send_msg, server_delay, sync, uniq, wait_offline_count)
 from rawxmpp import tostr
@@ -141,9 +141,7 @@ def test_rfc6120_8_3_3_8_invalid_to_jid_malformed(server, alice):
 def test_rfc6120_10_3_1_message_without_to_goes_to_own_bare_jid(server):
     c = fresh_queue(server, 'carol')
     mid = send_msg(c, None, 'note to self', type='chat')
-    if HAS_PRESENCE:
-        # Carol has no available resource (no presence sent): stored for herself.
-        pass
+    # Carol has no available resource (no presence sent): stored for herself.
     no_msg(c, id=mid)
     assert wait_offline_count(c, 1) == 1
     offline_purge(c)
@@ -159,7 +157,6 @@ def available(server, user, priority=0, resource=None):
     return c
 
 
-@needs_presence
 def test_rfc6121_8_5_2_1_1_chat_and_normal_to_highest_priority(server, alice):
     hi1 = available(server, 'bob', 5)
     hi2 = available(server, 'bob', 5)
@@ -173,7 +170,6 @@ def test_rfc6121_8_5_2_1_1_chat_and_normal_to_highest_priority(server, alice):
         c.close()
 
 
-@needs_presence
 def test_rfc6121_8_5_2_1_1_headline_to_all_non_negative(server, alice):
     a = available(server, 'bob', 5)
     b = available(server, 'bob', 0)
@@ -186,7 +182,6 @@ def test_rfc6121_8_5_2_1_1_headline_to_all_non_negative(server, alice):
         c.close()
 
 
-@needs_presence
 def test_rfc6121_8_5_2_2_1_only_negative_priority_stores_offline(server, alice):
     neg = available(server, 'dave', -1)
     offline_purge(neg)
@@ -197,7 +192,6 @@ def test_rfc6121_8_5_2_2_1_only_negative_priority_stores_offline(server, alice):
     neg.close()
 
 
-@needs_presence
 def test_rfc6121_8_5_3_2_1_offline_full_jid_goes_to_available_resource(server, alice):
     b = available(server, 'bob', 3)
     mid = send_msg(alice, 'bob@localhost/gone', 'redirect', type='chat')
@@ -205,7 +199,6 @@ def test_rfc6121_8_5_3_2_1_offline_full_jid_goes_to_available_resource(server, a
     b.close()
 
 
-@needs_presence
 def test_xep0160_initial_presence_delivers_with_delay(server, alice):
     c = fresh_queue(server, 'carol')
     c.close()

@@ -2,41 +2,22 @@
 import asyncio
 import logging
 import os
-import ssl
 
 import pytest
 
-slixmpp = pytest.importorskip('slixmpp')
+import slixmpp  # python3-slixmpp, installed by scripts/install-deps.sh
+from slix_helpers import configure_client, loopback_client_class  # noqa: E402
 
 TIMEOUT = 20
 
 
-class StarlingClient(slixmpp.ClientXMPP):
-    """slixmpp client pinned to 127.0.0.1:port, accepting the self-signed certificate."""
+class StarlingClient(loopback_client_class(slixmpp.ClientXMPP)):
+    """slixmpp client pinned to 127.0.0.1:port, accepting the self-signed certificate and
+    presenting itself as not supporting channel binding (slix_helpers.py says why)."""
 
     def __init__(self, jid, password, port, mech=None):
         super().__init__(jid, password, sasl_mech=mech)
-        self._port = port
-        self.use_ipv6 = False
-        self.ssl_context.check_hostname = False
-        self.ssl_context.verify_mode = ssl.CERT_NONE
-        mechs = self['feature_mechanisms']
-        default = mechs._default_credentials
-
-        # slixmpp only knows 'tls-unique' channel binding, which the server does not offer;
-        # present the client as not supporting channel binding (gs2 flag 'n'), otherwise it
-        # would send 'y', which a server that offers -PLUS must reject (RFC 5802 §6).
-        def credentials(required, optional):
-            creds = default(required, optional)
-            if 'channel_binding' in creds:
-                creds['channel_binding'] = None
-            return creds
-        mechs.sasl_callback = credentials
-        self.register_plugin('xep_0199')
-        self.register_plugin('xep_0092')
-
-    async def get_dns_records(self, domain, port=None):
-        return [('localhost', '127.0.0.1', self._port)]
+        configure_client(self, port, plugins=('xep_0199', 'xep_0092'))
 
 
 def run(coro_factory, timeout=TIMEOUT * 2):
@@ -68,7 +49,7 @@ async def session(xmpp, loop, direct_tls):
     xmpp.add_event_handler('disconnected', lambda e: done('disconnected: %s' % (e,)))
     xmpp.add_event_handler('connection_failed', lambda e: done('connection_failed: %s' % (e,)))
     xmpp.add_event_handler('stream_error', lambda e: done('stream_error: %s' % e['condition']))
-    xmpp.connect(address=('127.0.0.1', xmpp._port), use_ssl=direct_tls,
+    xmpp.connect(address=('127.0.0.1', xmpp._loopback_port), use_ssl=direct_tls,
                  force_starttls=not direct_tls, disable_starttls=direct_tls)
     return await asyncio.wait_for(outcome, TIMEOUT)
 

@@ -13,7 +13,7 @@ from conftest import STARLINGCTL
 @pytest.fixture(autouse=True)
 def _need_ctl():
     if not os.path.exists(STARLINGCTL):
-        pytest.skip('starlingctl not built: %s' % STARLINGCTL)
+        pytest.fail('starlingctl not built: %s' % STARLINGCTL, pytrace=False)
 
 
 def login_condition(server, user, password):

@@ -2,8 +2,7 @@
 remove by node, fetch, purge, access control, and no flood after XEP-0013 use."""
 import pytest
 
-from im_helpers_message import (HAS_PRESENCE, MSG, NS_OFFLINE, NS_DATA, assert_error, login,
-                                needs_presence, no_msg, offline_count, offline_fetch,
+from im_helpers_message import (MSG, NS_OFFLINE, NS_DATA, assert_error, login, no_msg, offline_count, offline_fetch,
                                 offline_headers, offline_node_of, offline_purge, recv_msg,
                                 send_msg, server_delay, sync, wait_offline_count)
 from rawxmpp import NS_DISCO_INFO, NS_DISCO_ITEMS, q, tostr
@@ -135,7 +134,6 @@ def test_xep0013_unknown_disco_node_item_not_found(server):
     c.close()
 
 
-@needs_presence
 def test_xep0013_3_no_flood_after_flexible_retrieval(queued, server):
     alice, bob, ids = queued
     fresh = login(server, 'bob')

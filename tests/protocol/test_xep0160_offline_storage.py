@@ -6,7 +6,7 @@ import time
 import pytest
 
 from conftest import Server
-from im_helpers_message import (HAS_PRESENCE, MSG, NS_DELAY, XEP0082_UTC, assert_error, login,
+from im_helpers_message import (MSG, NS_DELAY, XEP0082_UTC, assert_error, login,
                                 no_msg, offline_count, offline_fetch, offline_purge, recv_msg,
                                 send_msg, server_delay, sync, wait_offline_count)
 from rawxmpp import NS_DISCO_INFO, q, tostr

@@ -2,12 +2,8 @@
 loses its TCP connection, reconnects and resumes; every message arrives exactly once."""
 import asyncio
 
-import pytest
-
-pytest.importorskip('slixmpp')
-
-from test_slixmpp_interop import StarlingClient, run, close  # noqa: E402
-from sm_helpers import message  # noqa: E402
+from sm_helpers import message
+from test_slixmpp_interop import StarlingClient, close, run
 
 TIMEOUT = 20
 

@@ -12,7 +12,8 @@ from pep_helpers import (NS_DATA, get_items, items_of, make_subscribed, notify_l
                          published_id, pubsub_error, pubsub_iq, wait_event)
 from rawxmpp import q, tostr
 
-slixmpp = pytest.importorskip('slixmpp')
+import slixmpp  # python3-slixmpp, installed by scripts/install-deps.sh
+from slix_helpers import configure_client, loopback_client_class  # noqa: E402
 
 OLD_DEVICES = 'eu.siacs.conversations.axolotl.devicelist'
 OLD_BUNDLES = 'eu.siacs.conversations.axolotl.bundles:%d'
@@ -52,29 +53,11 @@ def test_xep0223_private_storage_raw(srv):
     assert fields['pubsub#access_model'] == 'whitelist' and fields['pubsub#persist_items'] in ('1', 'true')
 
 
-class PepClient(slixmpp.ClientXMPP):
+class PepClient(loopback_client_class(slixmpp.ClientXMPP)):
     def __init__(self, jid, password, port):
         super().__init__(jid, password)
-        self._port = port
-        self.use_ipv6 = False
-        self.use_aiodns = False
-        self.ssl_context.check_hostname = False
-        import ssl
-        self.ssl_context.verify_mode = ssl.CERT_NONE
-        mechs = self['feature_mechanisms']
-        default = mechs._default_credentials
-
-        def credentials(required, optional):
-            creds = default(required, optional)
-            if 'channel_binding' in creds:
-                creds['channel_binding'] = None
-            return creds
-        mechs.sasl_callback = credentials
-        for p in ('xep_0004', 'xep_0030', 'xep_0060', 'xep_0163', 'xep_0223', 'xep_0084'):
-            self.register_plugin(p)
-
-    async def get_dns_records(self, domain, port=None):
-        return [('localhost', '127.0.0.1', self._port)]
+        configure_client(self, port, plugins=('xep_0004', 'xep_0030', 'xep_0060', 'xep_0163',
+                                              'xep_0223', 'xep_0084'))
 
 
 def test_xep0223_and_xep0084_with_slixmpp(srv):

@@ -174,7 +174,7 @@ def test_xep0280_copies_of_messages_stored_offline_go_to_enabled_resources(trio)
 
 
 def test_xep0280_slixmpp_carbons(server):
-    pytest.importorskip('slixmpp')
+    import slixmpp  # noqa: F401 (python3-slixmpp, installed by scripts/install-deps.sh)
     import asyncio
     from test_slixmpp_interop import StarlingClient, run, session, close
 

@@ -416,7 +416,7 @@ def test_xep0313_archive_removed_with_account(server):
 
 
 def test_xep0313_slixmpp_client_retrieves_archive(server):
-    slixmpp = pytest.importorskip('slixmpp')
+    import slixmpp  # python3-slixmpp, installed by scripts/install-deps.sh
     import asyncio
     from test_slixmpp_interop import StarlingClient, run, session, close
 
