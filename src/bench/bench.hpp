@@ -24,6 +24,10 @@ struct options {
   std::vector<std::string> scenarios{"login"};
   double duration = 10;  // seconds per phase
   std::vector<double> rates{1000};  // offered messages/s, one phase each
+  // messages: once a rate delivers fewer than 99 % of its messages, skip the higher ones (the
+  // server's capacity is already exceeded; they would only pile up a backlog for it to drain).
+  // Single-process runs only: the processes of a multi-process run keep their phases in step.
+  bool stop_when_overloaded = false;
   double connections_per_second = 0;  // 0: unlimited
   size_t concurrency = 0;  // login: parallel login loops (0: one per user); setup: in flight
   int server_pid = 0;

@@ -67,6 +67,9 @@ int main(int argc, char** argv) {
       ->delimiter(',')
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app.add_flag("--stop-when-overloaded", o.stop_when_overloaded,
+               "messages: skip the higher rates once one delivers fewer than 99 % (one process "
+               "only)");
   app.add_option("--connections-per-second", o.connections_per_second,
                  "cap on new connections per second (0: none)")
       ->check(CLI::NonNegativeNumber)
@@ -114,6 +117,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(size_t{1}, size_t{64}))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (o.stop_when_overloaded && o.processes > 1) {
+    fmt::print(stderr, "starling-bench: --stop-when-overloaded needs a single process\n");
+    return 2;
+  }
 
   rlim_t fds = raise_fd_limit();
   size_t needed = o.users / o.processes + (o.concurrency ? o.concurrency : 64) + 32;

@@ -847,15 +847,29 @@ std::vector<phase_result> run(const options& opts) {
       report(std::move(hold));
     } else if (sc == "messages") {
       if (!sessions_online(r)) report(setup_sessions(r, "messages-setup", &worker::main));
+      double overloaded_at = 0;  // the first rate that delivered < 99 % (with the option)
       for (double rate : opts.rates) {
+        const double offered = rate * static_cast<double>(opts.processes);
+        const std::string name = fmt::format("messages@{:g}", offered);
+        if (overloaded_at > 0) {
+          phase_result skipped;
+          skipped.name = name;
+          skipped.scenario = "messages";
+          skipped.offered_rate = offered;
+          skipped.note = fmt::format("skipped: fewer than 99 % delivered at {:g} msg/s", overloaded_at);
+          if (lead) fmt::print(stderr, "[{}] {}\n", name, skipped.note);
+          report(std::move(skipped));
+          continue;
+        }
         double per_worker = rate / threads;
-        report(run_phase(
-            r, fmt::format("messages@{:g}", rate * static_cast<double>(opts.processes)),
-            "messages",
+        phase_result ph = run_phase(
+            r, name, "messages",
             [&r, per_worker](worker& w, uint32_t phase) {
               spawn_task(r, w, pacer(r, w, per_worker, phase));
             },
-            phase_kind::messages, rate * static_cast<double>(opts.processes)));
+            phase_kind::messages, offered);
+        if (opts.stop_when_overloaded && ph.delivery_ratio < 0.99) overloaded_at = offered;
+        report(std::move(ph));
       }
     } else if (sc == "presence") {
       // Setup: everyone online; rosters filled by mutual subscriptions unless an earlier run

@@ -5,6 +5,7 @@ sampled from /proc. This checks the tool, not the server's speed.
 Environment: STARLING_BENCH points at the binary (default: build-core/ or build/)."""
 import json
 import os
+import signal
 import subprocess
 
 import pytest
@@ -147,3 +148,55 @@ def test_bench_roster_plan_is_the_mutual_ring(tmp_path):
     for owner, contacts in owners.items():
         for c in contacts:
             assert owner in owners[c], (owner, c)
+
+
+def test_bench_stops_raising_the_rate_once_messages_are_lost(server_factory, tmp_path):
+    """--stop-when-overloaded (bench/run passes it): a rate at which fewer than 99 % of the
+    messages arrive ends the climb; the higher rates are reported as skipped, not offered. The
+    server is frozen (SIGSTOP) from the first progress line of the first rate (about 1 s into its
+    3 s) through its drain, so most of its messages do not arrive in time; it is thawed once
+    the generator says it skipped the next rate."""
+    srv = server_factory.start('bench-overload', users=())
+    out = tmp_path / 'bench.json'
+    cmd = [bench_binary(), '--host', '127.0.0.1', '--port', str(srv.c2s_port),
+           '--domain', srv.domain, '--password', srv.password, '--users', '4',
+           '--server-pid', str(srv.proc.pid), '--json', str(out), '--register',
+           '-s', 'messages', '--rates', '20,40,80', '--duration', '3', '--drain', '1',
+           '--timeout', '30', '--stop-when-overloaded']
+    gen = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stopped = False
+    err = []
+    try:
+        for line in gen.stderr:
+            err.append(line)
+            if line.startswith('[messages@20]') and not stopped:
+                os.kill(srv.proc.pid, signal.SIGSTOP)
+                stopped = True
+            if stopped and line.startswith('[messages@40]') and 'skipped' in line:
+                os.kill(srv.proc.pid, signal.SIGCONT)
+                stopped = False
+        gen.wait(60)
+    finally:
+        if stopped:
+            os.kill(srv.proc.pid, signal.SIGCONT)
+        if gen.poll() is None:
+            gen.kill()
+    assert gen.returncode == 0, ''.join(err[-30:])
+    with open(out) as f:
+        phases = {ph['name']: ph for ph in json.load(f)['phases']}
+    first = phases['messages@20']
+    assert first['sent'] > 0 and first['delivery_ratio'] < 0.99, first
+    for name in ('messages@40', 'messages@80'):
+        ph = phases[name]
+        assert ph['note'].startswith('skipped: fewer than 99 % delivered at 20'), ph
+        assert ph['sent'] == 0 and ph['wall_s'] == 0, ph
+    # Without the option every rate is offered (the tool's default, as before).
+    cmd.remove('--stop-when-overloaded')
+    cmd[cmd.index('--rates') + 1] = '20,40'
+    cmd[cmd.index('--duration') + 1] = '1'
+    cmd.remove('--register')
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-3000:]
+    with open(out) as f:
+        phases = {ph['name']: ph for ph in json.load(f)['phases']}
+    assert all(phases[n]['delivery_ratio'] == 1.0 for n in ('messages@20', 'messages@40')), phases
