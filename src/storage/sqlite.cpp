@@ -383,6 +383,18 @@ std::unique_ptr<sqlite_database> sqlite_database::open(const std::filesystem::pa
         return nullptr;
       }
     }
+    // Checkpoints every 8,000 WAL pages (32 MiB) instead of SQLite's 1,000 (issue 6, archive
+    // CPU per message). A checkpoint copies every distinct page of the WAL into the file and
+    // syncs both (fdatasync, with the kernel's writeback of those pages charged to the writer
+    // thread); archived rows dirty the same index leaves and mam_owners pages in batch after
+    // batch, so a longer WAL copies each such page once for many commits. Measured with a
+    // 1-million-row archive at 1,000 msg/s: writer CPU per message 110 -> 90 µs. (A larger
+    // page cache did not help there: the misses are cold pages read once from the OS cache.)
+    // Durability is unchanged: with synchronous=NORMAL in WAL mode commits are not synced
+    // anyway, only checkpoints, so a power loss may lose the last commits (never corrupt the
+    // file), as before. Readers look frames up in the WAL index, whose cost grows with the
+    // log only by one hash table per 4,096 frames.
+    db->writer_conn_->exec_script("PRAGMA wal_autocheckpoint = 8000;");
     db->writer_pool_ = std::make_unique<boost::asio::thread_pool>(1);
     // Named so that per-thread CPU (top -H, perf --sort pid, starling-bench's server.threads)
     // shows what the database writer costs apart from the network threads.

@@ -143,11 +143,14 @@ TEST_F(storage_test, open_sets_pragmas_and_core_schema) {
     fk.step();
     auto sync = c.prepare("PRAGMA synchronous");
     sync.step();
-    return std::tuple(mode.column_text(0), fk.column_int64(0), sync.column_int64(0));
+    auto ckpt = c.prepare("PRAGMA wal_autocheckpoint");
+    ckpt.step();
+    return std::tuple(mode.column_text(0), fk.column_int64(0), sync.column_int64(0), ckpt.column_int64(0));
   });
   EXPECT_EQ(std::get<0>(pragmas), "wal");
   EXPECT_EQ(std::get<1>(pragmas), 1);
-  EXPECT_EQ(std::get<2>(pragmas), 1);  // NORMAL
+  EXPECT_EQ(std::get<2>(pragmas), 1);  // NORMAL: durability as documented, not weaker
+  EXPECT_EQ(std::get<3>(pragmas), 8000);  // the writer's checkpoint interval (sqlite.cpp)
   // Reader connections have the same settings, and refuse writes.
   auto reader_fk = run_on(io_, db.read([](connection& c) {
     auto fk = c.prepare("PRAGMA foreign_keys");
