@@ -253,8 +253,20 @@ class presence_module : public module {
     el.remove_attr("to");
     st.last = el;
     srv_->sessions().set_presence(full, true, *prio);
-    // Contact and subscription only (RFC 6121 §4.2.2 needs no more), from a covering index.
-    auto items = co_await roster::presence_contacts(*srv_, user);
+    // Contact and subscription only (RFC 6121 §4.2.2 needs no more), from a covering index;
+    // for an initial presence with the pending requests (RFC 6121 §3.1.3) in the same read.
+    std::vector<roster::contact_sub> items;
+    std::vector<roster::pending_request> pending;
+    if (initial) {
+      auto op = roster::initial_presence_data(*srv_, user);
+      auto data = co_await std::move(op);
+      items = std::move(data.contacts);
+      pending = std::move(data.pending);
+    } else {
+      auto op = roster::presence_contacts(*srv_, user);
+      auto contacts = co_await std::move(op);
+      items = std::move(contacts);
+    }
     // The session may have ended meanwhile (its unavailable broadcast already went out).
     if (!st.available || s->is_closing()) co_return;
     const std::string user_str = user.str();
@@ -279,8 +291,8 @@ class presence_module : public module {
     for (const auto& r : srv_->sessions().resources(user))
       if (r.available && r.full != full) send_current_presence_of(r.session, full, true);
     // RFC 6121 §3.1.3: requests that arrived while the user was offline, again at each login
-    // until answered.
-    auto pending = co_await roster::pending_requests(*srv_, user);
+    // until answered (read above with the contacts; one arriving since came to this resource
+    // directly, as it is available).
     for (const auto& req : pending) {
       if (s->is_closing()) break;
       xml::element p = make_presence(req.contact, user, "subscribe");

@@ -81,6 +81,12 @@ asio::awaitable<std::vector<pending_request>> pending_requests(server&, jid owne
   co_return r;
 }
 
+asio::awaitable<roster_store::initial_presence_data> initial_presence_data(server&, jid owner) {
+  if (!g_store) co_return roster_store::initial_presence_data{};
+  auto r = co_await g_store->initial_presence(owner.bare());
+  co_return r;
+}
+
 xml::element item_element(const item& it, bool removed) {
   xml::element e("item", std::string(ns_roster));
   e.set_attr("jid", it.contact.bare_str());

@@ -21,6 +21,9 @@ boost::asio::awaitable<apply_result> apply_subscription(server& srv, jid owner, 
                                                         bool is_outbound, std::string status);
 // RFC 6121 §3.1.3: inbound requests awaiting the user's answer.
 boost::asio::awaitable<std::vector<pending_request>> pending_requests(server& srv, jid owner);
+// presence_contacts() and pending_requests() of `owner` (bare) in one read: what an initial
+// presence needs (RFC 6121 §4.2.2, §3.1.3).
+boost::asio::awaitable<roster_store::initial_presence_data> initial_presence_data(server& srv, jid owner);
 
 // RFC 6121 §2.1.6: sends a roster push of `it` to every resource of `owner` that requested the
 // roster. `removed`: subscription='remove'. `current`: the session whose thread is calling, if

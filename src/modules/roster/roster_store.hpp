@@ -85,6 +85,14 @@ class roster_store {
   // The visible items of `owner` with a subscription other than 'none', contact and state only
   // (from a covering index: no table look-up per row, no JID parsing), ordered by contact.
   virtual boost::asio::awaitable<std::vector<contact_sub>> presence_contacts(jid owner) = 0;
+  // What an initial presence reads (RFC 6121 §4.2.2 broadcast and probes, §3.1.3 pending
+  // requests): presence_contacts() and pending() in one read transaction, so one snapshot and
+  // one WAL read lock instead of two per login.
+  struct initial_presence_data {
+    std::vector<contact_sub> contacts;
+    std::vector<pending_request> pending;
+  };
+  virtual boost::asio::awaitable<initial_presence_data> initial_presence(jid owner) = 0;
 };
 
 // Registers the schema (migrations) and the account-removal hook; call from module::start().

@@ -298,17 +298,32 @@ class sqlite_roster_store final : public roster_store {
     co_return co_await db_.read(std::move(work));
   }
 
+  // RFC 6121 §3.1.3: from the partial index roster_items_pending (migration 4), which holds only
+  // the rows with a request waiting: no scan of the whole roster at every login.
+  static std::vector<pending_request> read_pending(connection& c, const jid& owner) {
+    std::vector<pending_request> out;
+    auto st = c.prepare(
+        "SELECT contact, request_status FROM roster_items WHERE host = ?1 AND user = ?2 AND pending_in = 1 "
+        "ORDER BY contact",
+        owner.domain(), owner.local());
+    while (st.step())
+      if (auto j = jid::parse(st.column_text(0))) out.push_back({*j, st.column_text(1)});
+    return out;
+  }
+
+  // roster_items_presence (migration 3) covers the query: an index range scan only.
+  static std::vector<contact_sub> read_presence_contacts(connection& c, const jid& owner) {
+    std::vector<contact_sub> out;
+    auto st = c.prepare(
+        "SELECT contact, sub FROM roster_items WHERE host = ?1 AND user = ?2 AND visible = 1 "
+        "AND (sub & 3) != 0 ORDER BY contact",
+        owner.domain(), owner.local());
+    while (st.step()) out.push_back({st.column_text(0), static_cast<subscription>(st.column_int64(1) & 3)});
+    return out;
+  }
+
   asio::awaitable<std::vector<pending_request>> pending(jid owner) override {
-    auto work = [owner](connection& c) {
-      std::vector<pending_request> out;
-      auto st = c.prepare(
-          "SELECT contact, request_status FROM roster_items WHERE host = ?1 AND user = ?2 AND pending_in = 1 "
-          "ORDER BY contact",
-          owner.domain(), owner.local());
-      while (st.step())
-        if (auto j = jid::parse(st.column_text(0))) out.push_back({*j, st.column_text(1)});
-      return out;
-    };
+    auto work = [owner](connection& c) { return read_pending(c, owner); };
     co_return co_await db_.read(std::move(work));
   }
 
@@ -327,15 +342,18 @@ class sqlite_roster_store final : public roster_store {
   }
 
   asio::awaitable<std::vector<contact_sub>> presence_contacts(jid owner) override {
+    auto work = [owner](connection& c) { return read_presence_contacts(c, owner); };
+    co_return co_await db_.read(std::move(work));
+  }
+
+  asio::awaitable<initial_presence_data> initial_presence(jid owner) override {
     auto work = [owner](connection& c) {
-      std::vector<contact_sub> out;
-      // roster_items_presence (migration 3) covers the query: an index range scan only.
-      auto st = c.prepare(
-          "SELECT contact, sub FROM roster_items WHERE host = ?1 AND user = ?2 AND visible = 1 "
-          "AND (sub & 3) != 0 ORDER BY contact",
-          owner.domain(), owner.local());
-      while (st.step()) out.push_back({st.column_text(0), static_cast<subscription>(st.column_int64(1) & 3)});
-      return out;
+      initial_presence_data d;
+      storage::transaction tx(c, storage::transaction::kind::deferred);
+      d.contacts = read_presence_contacts(c, owner);
+      d.pending = read_pending(c, owner);
+      tx.commit();
+      return d;
     };
     co_return co_await db_.read(std::move(work));
   }
@@ -380,7 +398,12 @@ const std::vector<storage::migration>& sqlite_roster_migrations() {
       // presence broadcasts of every login and logout (roster_store::presence_contacts).
       {"roster", 3,
        "CREATE INDEX roster_items_contact ON roster_items (contact, sub, host, user);"
-       "CREATE INDEX roster_items_presence ON roster_items (host, user, visible, contact, sub);"}};
+       "CREATE INDEX roster_items_presence ON roster_items (host, user, visible, contact, sub);"},
+      // Pending inbound requests (RFC 6121 §3.1.3), read at every login: a partial index of the
+      // few rows with one, covering the query, instead of a scan of the whole roster (issue 6).
+      {"roster", 4,
+       "CREATE INDEX roster_items_pending ON roster_items (host, user, pending_in, contact, request_status) "
+       "WHERE pending_in = 1;"}};
   return m;
 }
 

@@ -214,5 +214,47 @@ TEST_F(roster_store_test, presence_contacts_are_visible_items_with_a_subscriptio
   EXPECT_NE(plans.second.find("COVERING INDEX roster_items_contact"), std::string::npos) << plans.second;
 }
 
+TEST_F(roster_store_test, initial_presence_reads_contacts_and_pending_requests_together) {
+  // RFC 6121 §4.2.2 and §3.1.3: what an initial presence needs, in one read, the same as the
+  // two separate reads give.
+  const jid a = *jid::parse("a@example.org"), c = *jid::parse("c@example.org"), d = *jid::parse("d@example.org");
+  apply(a, sub_type::subscribe, false, "hello");  // hidden request, waiting
+  apply(c, sub_type::subscribe, true);
+  apply(c, sub_type::subscribed, false);  // 'to'
+  apply(d, sub_type::subscribe, false);
+  apply(d, sub_type::subscribed, true);  // 'from', answered: no longer pending
+  auto data = run_on(io_, store_->initial_presence(owner_));
+  auto contacts = run_on(io_, store_->presence_contacts(owner_));
+  auto pending = run_on(io_, store_->pending(owner_));
+  ASSERT_EQ(data.contacts.size(), 2u);
+  EXPECT_EQ(data.contacts[0].contact, "c@example.org");
+  EXPECT_EQ(data.contacts[1].contact, "d@example.org");
+  ASSERT_EQ(contacts.size(), data.contacts.size());
+  for (size_t i = 0; i < contacts.size(); ++i) {
+    EXPECT_EQ(contacts[i].contact, data.contacts[i].contact);
+    EXPECT_EQ(contacts[i].sub, data.contacts[i].sub);
+  }
+  ASSERT_EQ(data.pending.size(), 1u);
+  EXPECT_EQ(data.pending[0].contact, a);
+  EXPECT_EQ(data.pending[0].status, "hello");
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].contact, a);
+  // The pending read uses the partial index of waiting requests (migration 4), not a scan of
+  // the owner's whole roster.
+  auto plan = db_->run_blocking([](storage::connection& conn) {
+    std::string out;
+    auto st = conn.prepare(
+        "EXPLAIN QUERY PLAN SELECT contact, request_status FROM roster_items WHERE host = ?1 AND user = ?2 "
+        "AND pending_in = 1 ORDER BY contact",
+        "example.com", "juliet");
+    while (st.step()) out += st.column_text(3) + "\n";
+    return out;
+  });
+  EXPECT_NE(plan.find("COVERING INDEX roster_items_pending"), std::string::npos) << plan;
+  // Answering the request takes it off the index.
+  apply(a, sub_type::subscribed, true);
+  EXPECT_TRUE(run_on(io_, store_->initial_presence(owner_)).pending.empty());
+}
+
 }  // namespace
 }  // namespace starling::roster
