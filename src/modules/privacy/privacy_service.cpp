@@ -179,10 +179,26 @@ bool service::exempt(const jid& owner, const jid& peer) const {
   return peer.bare() == owner.bare() || (peer.is_domain() && peer.domain() == owner.domain());
 }
 
+namespace {
+// jid::bare_str() without an allocation: a per-thread buffer (check() runs once or twice per
+// recipient of every broadcast).
+std::string_view bare_key(const jid& j) {
+  thread_local std::string buf;
+  buf.clear();
+  if (j.has_local()) {
+    buf += j.local();
+    buf += '@';
+  }
+  buf += j.domain();
+  return buf;
+}
+}  // namespace
+
 service::side service::check(const jid& owner, const xml::element& st, direction dir, const jid& peer,
                              const roster_facts* r) {
+  const std::string_view key = bare_key(owner);
   std::lock_guard lock(mutex_);
-  auto it = accounts_.find(owner.bare_str());
+  auto it = accounts_.find(key);
   if (it == accounts_.end()) return side::not_loaded;
   const account_state& a = *it->second;
   // No blocklist and no privacy list at all (most accounts): nothing can deny, and a stanza

@@ -14,6 +14,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/hooks.hpp"
@@ -101,7 +103,14 @@ class service {
   server& srv_;
   std::unique_ptr<store> store_;
   std::mutex mutex_;
-  std::map<std::string, std::shared_ptr<account_state>> accounts_;  // by bare JID
+  // By bare JID. Hashed, and looked up by string_view (heterogeneous lookup): a presence
+  // broadcast checks sender and recipient once per contact (RFC 6121 §4.2.2), and a tree of
+  // heap-allocated strings cost a cache miss per level there (issue 6).
+  struct key_hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, std::shared_ptr<account_state>, key_hash, std::equal_to<>> accounts_;
   boost::asio::thread_pool pool_{1};  // runs inbound decisions that had to wait
   std::mutex queue_mutex_;
   std::deque<std::pair<xml::element, jid>> inbound_queue_;

@@ -51,6 +51,10 @@ class sqlite_store final : public store {
       account_data d;
       const std::string& host = bare.domain();
       const std::string& user = bare.local();
+      // One read transaction for lists, items and blocklist: one consistent snapshot (a list
+      // changed meanwhile by another session is not seen half old, half new) and one WAL read
+      // lock per login instead of one per statement (issue 6).
+      storage::transaction tx(c, storage::transaction::kind::deferred);
       {
         auto st = c.prepare("SELECT name, is_default FROM privacy_lists WHERE host = ?1 AND user = ?2 ORDER BY name",
                             host, user);
@@ -86,6 +90,7 @@ class sqlite_store final : public store {
         while (st.step())
           if (auto j = jid::parse(st.column_text(0))) d.blocklist.push_back(*j);
       }
+      tx.commit();
       return d;
     };
     try {
