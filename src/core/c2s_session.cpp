@@ -451,9 +451,14 @@ void c2s_session::send_now(const xml::element& stanza) {
 }
 
 void c2s_session::write_stanza(const xml::element& stanza) {
-  std::string text;
-  xml::serialize(text, stanza, xml::ns_client);
-  send_raw(text);
+  if (finished_ || !conn_.is_open()) return;
+  // Serialised straight into the output buffer (no string per stanza, issue 6).
+  if (hold_output_ && !closing_) {
+    xml::serialize(held_output_, stanza, xml::ns_client);  // see send_raw()
+    return;
+  }
+  xml::serialize(out_, stanza, xml::ns_client);
+  schedule_write();
 }
 
 void c2s_session::send_raw(std::string_view text) {
@@ -463,14 +468,39 @@ void c2s_session::send_raw(std::string_view text) {
     return;
   }
   out_.append(text);
+  schedule_write();
+}
+
+void c2s_session::schedule_write() {
   if (!writing_) {
     writing_ = true;
-    asio::co_spawn(executor_, [self = shared_from_this()]() { return self->write_loop(); }, asio::detached);
+    // Written once the current handler is done: what it produces for this stream (a result
+    // and pushes, a presence fan-out) goes out in one TLS record and one send().
+    asio::post(executor_, [self = shared_from_this()] { self->write_out(); });
   }
 }
 
+void c2s_session::write_out() {
+  // Issue 6: on user-space TLS records (every TLS 1.3 client stream) the burst is sealed and
+  // sent here, without a coroutine per burst; only what the socket does not take at once (a
+  // slow reader) is left to write_loop().
+  if (!out_.empty() && conn_.is_open() && conn_.user_space_records()) {
+    error_code ec;
+    const bool all = conn_.try_write(out_, ec);
+    out_.clear();
+    if (ec) conn_.close();
+    if (ec || all) {
+      writing_ = false;
+      flush_timer_.cancel();
+      return;
+    }
+  }
+  asio::co_spawn(executor_, [self = shared_from_this()]() { return self->write_loop(); }, asio::detached);
+}
+
 asio::awaitable<void> c2s_session::write_loop() {
-  while (!out_.empty() && conn_.is_open()) {
+  // At least once: write_out() may have left sealed records queued in the connection.
+  while (conn_.is_open()) {
     std::string chunk;
     chunk.swap(out_);
     error_code ec;
@@ -480,6 +510,7 @@ asio::awaitable<void> c2s_session::write_loop() {
       conn_.close();
       break;
     }
+    if (out_.empty()) break;
   }
   writing_ = false;
   flush_timer_.cancel();

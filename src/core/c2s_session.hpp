@@ -122,6 +122,8 @@ class c2s_session : public std::enable_shared_from_this<c2s_session>, private xm
   void on_parse_error(xml::parse_error err, std::string_view detail) override;
 
   boost::asio::awaitable<void> run();
+  void schedule_write();  // out_ has data: write it once the current handler is done
+  void write_out();       // the posted write of out_ (see schedule_write)
   boost::asio::awaitable<void> write_loop();
   boost::asio::awaitable<void> flush();
   boost::asio::awaitable<void> linger();

@@ -293,12 +293,18 @@ void connection::send_control(const std::string& records) {
   }
 }
 
-awaitable<void> connection::write_records(std::string_view data, error_code& ec) {
+bool connection::try_write(std::string_view data, error_code& ec) {
+  ec = {};
+  if (!records_) {  // only the user-space record layer queues sealed output itself
+    ec = asio::error::make_error_code(asio::error::operation_not_supported);
+    return false;
+  }
   if (records_->current_state() == tls13_record_layer::state::failed) {
     ec = asio::error::make_error_code(asio::error::connection_aborted);
-    co_return;
+    return false;
   }
   if (write_queue_pos_ >= write_queue_.size()) {
+    if (data.empty()) return true;  // nothing queued, nothing to seal (no empty record)
     // Common case: seal into a per-thread buffer and write at once; only what the socket does
     // not take is copied to the session.
     static thread_local std::string sealed;
@@ -310,22 +316,37 @@ awaitable<void> connection::write_records(std::string_view data, error_code& ec)
       write_queue_pos_ = 0;
     }
     if (sealed.capacity() > 65536) std::string().swap(sealed);
-    if (ec) co_return;
-  } else {
-    records_->write(data, write_queue_);
+    return !ec && write_queue_pos_ >= write_queue_.size();
   }
+  // Behind records already queued: record order is fixed when they are sealed.
+  if (!data.empty()) records_->write(data, write_queue_);
   while (write_queue_pos_ < write_queue_.size()) {
     size_t w = socket_.write_some(
         asio::buffer(write_queue_.data() + write_queue_pos_, write_queue_.size() - write_queue_pos_), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
-      if ((ec = co_await wait_for(socket_, SSL_ERROR_WANT_WRITE))) co_return;
-      continue;
+      ec = {};
+      return false;
     }
-    if (ec) co_return;
+    if (ec) return false;
     write_queue_pos_ += w;
   }
   std::string().swap(write_queue_);
   write_queue_pos_ = 0;
+  return true;
+}
+
+awaitable<void> connection::write_records(std::string_view data, error_code& ec) {
+  if (try_write(data, ec) || ec) co_return;
+  while (has_queued_output()) {
+    // A named local, not `if ((ec = co_await ...))`: with g++ 12 the frame's `this` was null after
+    // resuming from that form here (the connection_write unit tests crashed on it).
+    error_code wait_ec = co_await wait_for(socket_, SSL_ERROR_WANT_WRITE);
+    if (wait_ec) {
+      ec = wait_ec;
+      co_return;
+    }
+    if (try_write(std::string_view(), ec) || ec) co_return;
+  }
 }
 
 void connection::close(std::string_view last) {

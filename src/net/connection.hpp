@@ -60,8 +60,14 @@ class connection {
 
   // Reads at least one byte (fewer than buf.size()); returns 0 with ec on EOF/error.
   awaitable<size_t> read_some(std::span<char> buf, boost::system::error_code& ec);
-  // Writes all bytes.
+  // Writes all bytes (and first whatever try_write() left queued).
   awaitable<void> write_all(std::string_view data, boost::system::error_code& ec);
+  // User-space TLS records only: seals `data` and writes what the socket takes at once,
+  // without a coroutine; the rest stays queued in the connection for write_all() (which may be
+  // called with no data to drain it). Returns true when nothing is left queued.
+  bool try_write(std::string_view data, boost::system::error_code& ec);
+  // Sealed records try_write() left for write_all() (the socket did not take them).
+  bool has_queued_output() const { return write_queue_pos_ < write_queue_.size(); }
 
   // Sends TLS close_notify (best effort) and shuts the socket down. `last` (e.g. a closing
   // </stream:stream>) goes out first, in the same write as the close_notify when the user-space
