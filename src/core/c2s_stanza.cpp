@@ -61,8 +61,11 @@ asio::awaitable<void> c2s_session::handle_stanza(xml::element el) {
       co_return;
     }
   }
-  el.set_attr("from", jid_.str());
+  const std::string from_str = jid_.str();
+  el.set_attr("from", from_str);
 
+  std::optional<jid> to_jid;  // parsed once here, handed to route() (see below)
+  std::string to_str;
   if (const std::string* to = el.attr("to")) {
     auto t = jid::parse(*to);
     if (!t) {
@@ -74,7 +77,9 @@ asio::awaitable<void> c2s_session::handle_stanza(xml::element el) {
       }
       co_return;
     }
-    el.set_attr("to", t->str());  // routed in canonical form
+    to_str = t->str();
+    el.set_attr("to", to_str);  // routed in canonical form
+    to_jid = std::move(t);
   }
 
   if (kind == "iq") {
@@ -104,7 +109,17 @@ asio::awaitable<void> c2s_session::handle_stanza(xml::element el) {
   }
 
   if (srv_.hooks().client_stanza.run(*this, el) == hook_result::stop) co_return;
-  co_await srv_.route(std::move(el), this);
+  // The addresses were just parsed and prepared (RFC 7622): route() gets them instead of
+  // parsing both again (issue 6), unless a client_stanza hook readdressed the stanza.
+  const std::string* from_now = el.attr("from");
+  const std::string* to_now = el.attr("to");
+  const bool same = from_now && *from_now == from_str &&
+                    (to_now ? to_jid && *to_now == to_str : !to_jid);
+  if (same) {
+    co_await srv_.route(std::move(el), this, jid_, std::move(to_jid));
+  } else {
+    co_await srv_.route(std::move(el), this);
+  }
 }
 
 asio::awaitable<void> c2s_session::handle_bind(xml::element iq) {

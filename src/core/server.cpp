@@ -243,16 +243,20 @@ void bounce(server& srv, c2s_session* origin, const xml::element& original, stan
 asio::awaitable<void> server::route(xml::element stanza, c2s_session* origin) {
   auto from = jid::parse(stanza.attr_or("from"));
   if (!from) co_return;
-  const std::string_view kind = stanza.name();
   std::optional<jid> to;
   if (const std::string* t = stanza.attr("to")) to = jid::parse(*t);
+  co_await route(std::move(stanza), origin, std::move(*from), std::move(to));
+}
+
+asio::awaitable<void> server::route(xml::element stanza, c2s_session* origin, jid from, std::optional<jid> to) {
+  const std::string_view kind = stanza.name();
 
   // RFC 6120 §10.3: no 'to' means the sender's own account (bare JID).
   if (!to) {
     if (kind == "iq") {
-      co_await route_iq(std::move(stanza), origin, *from, from->bare());
+      co_await route_iq(std::move(stanza), origin, from, from.bare());
     } else if (kind == "message") {
-      if (hooks_.local_delivery.run(stanza, from->bare()) == hook_result::next)
+      if (hooks_.local_delivery.run(stanza, from.bare()) == hook_result::next)
         bounce(*this, origin, stanza, stanza_condition::service_unavailable);
     }
     // Presence without 'to' is a broadcast, handled by the presence module's client_stanza hook.
@@ -262,7 +266,7 @@ asio::awaitable<void> server::route(xml::element stanza, c2s_session* origin) {
   if (!is_local_host(to->domain())) {
     // Federation switched off: RFC 6120 §8.3.3.16. Otherwise the s2s layer delivers, or
     // bounces once the remote domain turns out unreachable (§8.3.3.16, §8.3.3.17).
-    if (!cfg_.s2s.enabled || !is_local_host(from->domain())) {
+    if (!cfg_.s2s.enabled || !is_local_host(from.domain())) {
       bounce(*this, origin, stanza, stanza_condition::remote_server_not_found);
       co_return;
     }
@@ -272,7 +276,7 @@ asio::awaitable<void> server::route(xml::element stanza, c2s_session* origin) {
 
   if (!to->has_local()) {
     if (kind == "iq" && !to->has_resource()) {
-      co_await route_iq(std::move(stanza), origin, *from, *to);
+      co_await route_iq(std::move(stanza), origin, from, *to);
       co_return;
     }
     if (to->has_resource()) {
@@ -286,7 +290,7 @@ asio::awaitable<void> server::route(xml::element stanza, c2s_session* origin) {
 
   if (hooks_.inbound_stanza.run(stanza, *to) == hook_result::stop) co_return;
   if (kind == "iq" && to->is_bare()) {
-    co_await route_iq(std::move(stanza), origin, *from, *to);
+    co_await route_iq(std::move(stanza), origin, from, *to);
     co_return;
   }
   if (hooks_.local_delivery.run(stanza, *to) == hook_result::stop) co_return;

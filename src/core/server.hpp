@@ -133,6 +133,9 @@ class server {
   // Routes a stanza whose 'from' is set (RFC 6120 §10): to local sessions, to the server's
   // handlers, or back as an error. `origin` is the sending session, if local.
   boost::asio::awaitable<void> route(xml::element stanza, c2s_session* origin);
+  // The same for a caller that has already parsed the stanza's 'from' and 'to' attributes
+  // (c2s intake): `from`/`to` must be exactly what they say.
+  boost::asio::awaitable<void> route(xml::element stanza, c2s_session* origin, jid from, std::optional<jid> to);
   // Sends an IQ get/set from the server (its 'from' a local host JID, or a local account's bare
   // JID when the server acts for the account, as in XEP-0357) to a local full JID and waits for
   // the result or error, or nullopt after `timeout` (used e.g. for XEP-0115 caps queries).

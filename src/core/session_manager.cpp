@@ -2,6 +2,22 @@
 
 namespace starling {
 
+namespace {
+// The bare JID as a look-up key in a per-thread buffer: routing a message looks sessions up
+// several times, and "user@domain" is past the small-string size, so bare_str() allocated
+// each time (issue 6). Only for an immediate look-up: the next call overwrites it.
+const std::string& bare_key(const jid& j) {
+  static thread_local std::string key;
+  key.clear();
+  if (j.has_local()) {
+    key += j.local();
+    key += '@';
+  }
+  key += j.domain();
+  return key;
+}
+}  // namespace
+
 std::shared_ptr<c2s_session> session_manager::add(const jid& full, const std::shared_ptr<c2s_session>& s) {
   std::lock_guard lock(mutex_);
   auto& res = by_bare_[full.bare_str()];
@@ -22,7 +38,7 @@ std::shared_ptr<c2s_session> session_manager::replace(const jid& full, const std
 
 void session_manager::remove(const jid& full, const c2s_session* s) {
   std::lock_guard lock(mutex_);
-  auto it = by_bare_.find(full.bare_str());
+  auto it = by_bare_.find(bare_key(full));
   if (it == by_bare_.end()) return;
   auto r = it->second.find(full.resource());
   // Only the holder removes itself: a replaced session must not unregister its successor.
@@ -34,7 +50,7 @@ void session_manager::remove(const jid& full, const c2s_session* s) {
 
 std::shared_ptr<c2s_session> session_manager::find(const jid& full) const {
   std::lock_guard lock(mutex_);
-  auto it = by_bare_.find(full.bare_str());
+  auto it = by_bare_.find(bare_key(full));
   if (it == by_bare_.end()) return nullptr;
   auto r = it->second.find(full.resource());
   return r == it->second.end() ? nullptr : r->second.session;
@@ -43,7 +59,7 @@ std::shared_ptr<c2s_session> session_manager::find(const jid& full) const {
 std::vector<std::shared_ptr<c2s_session>> session_manager::find_bare(const jid& bare) const {
   std::vector<std::shared_ptr<c2s_session>> out;
   std::lock_guard lock(mutex_);
-  auto it = by_bare_.find(bare.bare_str());
+  auto it = by_bare_.find(bare_key(bare));
   if (it == by_bare_.end()) return out;
   out.reserve(it->second.size());
   for (auto& [_, e] : it->second) out.push_back(e.session);
@@ -52,7 +68,7 @@ std::vector<std::shared_ptr<c2s_session>> session_manager::find_bare(const jid& 
 
 void session_manager::set_presence(const jid& full, bool available, int priority) {
   std::lock_guard lock(mutex_);
-  auto it = by_bare_.find(full.bare_str());
+  auto it = by_bare_.find(bare_key(full));
   if (it == by_bare_.end()) return;
   auto r = it->second.find(full.resource());
   if (r == it->second.end()) return;
@@ -63,7 +79,7 @@ void session_manager::set_presence(const jid& full, bool available, int priority
 std::vector<resource_info> session_manager::resources(const jid& bare) const {
   std::vector<resource_info> out;
   std::lock_guard lock(mutex_);
-  auto it = by_bare_.find(bare.bare_str());
+  auto it = by_bare_.find(bare_key(bare));
   if (it == by_bare_.end()) return out;
   out.reserve(it->second.size());
   for (auto& [res, e] : it->second) out.push_back({bare.with_resource(res), e.session, e.available, e.priority});
@@ -72,7 +88,7 @@ std::vector<resource_info> session_manager::resources(const jid& bare) const {
 
 size_t session_manager::resource_count(const jid& bare) const {
   std::lock_guard lock(mutex_);
-  auto it = by_bare_.find(bare.bare_str());
+  auto it = by_bare_.find(bare_key(bare));
   return it == by_bare_.end() ? 0 : it->second.size();
 }
 

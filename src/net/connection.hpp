@@ -89,6 +89,7 @@ class connection {
   boost::asio::ip::tcp::socket socket_;
   SSL* ssl_ = nullptr;
   bool handshake_done_ = false;
+  bool read_drained_ = false;  // user-space records: the last read emptied the socket
   std::string remote_ip_;
   // User-space TLS 1.3 (after a handover). Both strings are empty (no allocation) while idle:
   // read_plain_ holds opened data the caller's buffer could not take, write_queue_ protected
