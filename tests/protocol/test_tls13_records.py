@@ -72,3 +72,23 @@ def test_tls_1_2_client_stays_on_openssl(server):
     assert c.end_stream()
     assert closed_with_close_notify(c)
     c.close()
+
+
+@pytest.mark.parametrize('offered,expected', [
+    # OpenSSL's own client order starts with the SHA-384 suite: the server's order decides.
+    ('TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256', 'TLS_AES_128_GCM_SHA256'),
+    # A client that puts ChaCha20-Poly1305 first (no AES instructions) keeps it.
+    ('TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256', 'TLS_CHACHA20_POLY1305_SHA256'),
+    # A client with the SHA-384 suite only still gets it.
+    ('TLS_AES_256_GCM_SHA384', 'TLS_AES_256_GCM_SHA384'),
+], ids=['openssl-order', 'chacha-first', 'aes256-only'])
+def test_server_suite_preference(server, offered, expected):
+    # The server prefers TLS_AES_128_GCM_SHA256 (RFC 8446 §9.1's mandatory suite; its SHA-256
+    # key schedule is the cheaper one, issue 6) unless the client lists ChaCha20-Poly1305 first.
+    c = server.client(tls13_ciphersuites=offered, name='suite-pref')
+    c.login('alice', server.password, resource='suite-pref-%s' % expected)
+    assert c.t.tls_version() == 'TLSv1.3'
+    assert c.t.tls.get_cipher_name() == expected
+    r = c.iq("<ping xmlns='urn:xmpp:ping'/>", to=server.domain)
+    assert r.get('type') == 'result'
+    c.close()
