@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "net/test_identity.hpp"
 #include "net/tls_store.hpp"
 
 using namespace starling::net;
@@ -23,46 +24,7 @@ using state = tls13_record_layer::state;
 
 namespace {
 
-// A self-signed P-256 certificate in PEM files for tls_store.
-struct test_identity {
-  std::string cert_path, key_path;
-  test_identity() {
-    EVP_PKEY* key = EVP_EC_gen("P-256");
-    X509* x = X509_new();
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-    X509_gmtime_adj(X509_getm_notBefore(x), 0);
-    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-    X509_set_pubkey(x, key);
-    X509_NAME* name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("localhost"), -1,
-                               -1, 0);
-    X509_set_issuer_name(x, name);
-    X509_sign(x, key, EVP_sha256());
-    std::string dir = ::testing::TempDir();
-    // Per process: ctest runs the tests of this file in parallel processes.
-    std::string tag = std::to_string(getpid());
-    cert_path = dir + "/tls_record_test_cert." + tag + ".pem";
-    key_path = dir + "/tls_record_test_key." + tag + ".pem";
-    FILE* f = fopen(cert_path.c_str(), "w");
-    PEM_write_X509(f, x);
-    fclose(f);
-    f = fopen(key_path.c_str(), "w");
-    PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
-    fclose(f);
-    X509_free(x);
-    EVP_PKEY_free(key);
-  }
-  ~test_identity() {
-    std::remove(cert_path.c_str());
-    std::remove(key_path.c_str());
-  }
-};
-
-const test_identity& identity() {
-  static test_identity id;
-  return id;
-}
+using starling::test_support::identity;
 
 std::string drain(BIO* b) {
   std::string out;
@@ -127,8 +89,10 @@ struct tls_pair {
         int r = SSL_do_handshake(c);
         if (r == 1) {
           client_done = true;
-          if (!pipelined.empty()) EXPECT_EQ(SSL_write(c, pipelined.data(), static_cast<int>(pipelined.size())),
-                                            static_cast<int>(pipelined.size()));
+          if (!pipelined.empty()) {
+            EXPECT_EQ(SSL_write(c, pipelined.data(), static_cast<int>(pipelined.size())),
+                      static_cast<int>(pipelined.size()));
+          }
         }
       }
       std::string to_server = drain(c_out);

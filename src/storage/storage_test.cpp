@@ -17,6 +17,7 @@
 #include <tuple>
 
 #include "storage/sqlite.hpp"
+#include "storage/test_support.hpp"
 #include "util/random.hpp"
 
 namespace starling::storage {
@@ -28,33 +29,7 @@ namespace asio = boost::asio;
 using sasl::hash_alg;
 using sasl::scram_credentials;
 
-// Runs one awaitable to completion on a fresh io_context driven by this thread.
-template <class T>
-T run_on(asio::io_context& io, awaitable<T> op) {
-  std::optional<T> result;
-  std::exception_ptr error;
-  asio::co_spawn(io, std::move(op), [&](std::exception_ptr e, T value) {
-    error = e;
-    if (!e) result = std::move(value);
-  });
-  io.restart();
-  io.run();
-  if (error) std::rethrow_exception(error);
-  return std::move(*result);
-}
-
-void run_on(asio::io_context& io, awaitable<void> op) {
-  std::exception_ptr error;
-  bool done = false;
-  asio::co_spawn(io, std::move(op), [&](std::exception_ptr e) {
-    error = e;
-    done = true;
-  });
-  io.restart();
-  io.run();
-  if (error) std::rethrow_exception(error);
-  ASSERT_TRUE(done);
-}
+using starling::test_support::run_on;
 
 scram_credentials creds(hash_alg alg, std::string tag, uint32_t iterations = 4096) {
   scram_credentials c;

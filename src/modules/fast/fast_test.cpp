@@ -10,6 +10,7 @@
 #include "sasl/ht.hpp"
 #include "sasl/scram.hpp"
 #include "storage/sqlite.hpp"
+#include "storage/test_support.hpp"
 #include "util/random.hpp"
 
 using namespace starling;
@@ -18,16 +19,7 @@ namespace asio = boost::asio;
 
 namespace {
 
-template <class T>
-T run_on(asio::io_context& io, asio::awaitable<T> op) {
-  std::optional<T> result;
-  asio::co_spawn(io, std::move(op), [&](std::exception_ptr e, T value) {
-    if (!e) result = std::move(value);
-  });
-  io.restart();
-  io.run();
-  return std::move(*result);
-}
+using starling::test_support::run_on;
 
 fast_token make(fast_slot slot, std::string key, int64_t expiry, std::string mech = "HT-SHA-256-NONE", int64_t count = 0) {
   fast_token t;

@@ -8,6 +8,7 @@
 #include "modules/offline/offline_codec.hpp"
 #include "modules/offline/offline_store.hpp"
 #include "storage/sqlite.hpp"
+#include "storage/test_support.hpp"
 #include "util/random.hpp"
 #include "xml/writer.hpp"
 
@@ -17,16 +18,7 @@ namespace asio = boost::asio;
 
 namespace {
 
-template <class T>
-T run_on(asio::io_context& io, asio::awaitable<T> op) {
-  std::optional<T> result;
-  asio::co_spawn(io, std::move(op), [&](std::exception_ptr e, T value) {
-    if (!e) result = std::move(value);
-  });
-  io.restart();
-  io.run();
-  return std::move(*result);
-}
+using starling::test_support::run_on;
 
 xml::element parse(std::string_view text) {
   auto e = decode_stanza(text);

@@ -9,6 +9,7 @@
 
 #include "modules/roster/roster_store.hpp"
 #include "storage/sqlite.hpp"
+#include "storage/test_support.hpp"
 #include "util/random.hpp"
 
 namespace starling::roster {
@@ -16,17 +17,7 @@ namespace {
 
 namespace asio = boost::asio;
 
-template <class T>
-T run_on(asio::io_context& io, asio::awaitable<T> op) {
-  std::optional<T> result;
-  asio::co_spawn(io, std::move(op), [&](std::exception_ptr e, T value) {
-    if (!e) result = std::move(value);
-  });
-  io.restart();
-  io.run();
-  EXPECT_TRUE(result.has_value());
-  return std::move(*result);
-}
+using starling::test_support::run_on;
 
 class roster_store_test : public ::testing::Test {
  protected:
