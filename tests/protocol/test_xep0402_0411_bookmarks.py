@@ -68,10 +68,12 @@ def test_xep0402_to_private_xml_and_back(srv):
     r = pubsub_iq(c, "<retract node='%s' notify='true'><item id='tea@chat.example'/></retract>" % NS_B2)
     assert r.get('type') == 'result', tostr(r)
     assert wait_until(lambda: list(private_bookmarks(c)) == ['coven@chat.example']), private_bookmarks(c)
-    # XEP-0411: the XEP-0048 PEP node carries the same storage.
-    r = get_items(c, bare(srv, user), NS_B1)
-    (iid, storage), = items_of(r)
-    assert [x.get('jid') for x in storage.iter(q(NS_B1, 'conference'))] == ['coven@chat.example']
+    # XEP-0411: the XEP-0048 PEP node carries the same storage. It is written after the
+    # private XML copy, so it may trail it for a moment.
+    def pep_rooms():
+        (iid, storage), = items_of(get_items(c, bare(srv, user), NS_B1))
+        return [x.get('jid') for x in storage.iter(q(NS_B1, 'conference'))]
+    assert wait_until(lambda: pep_rooms() == ['coven@chat.example']), pep_rooms()
 
 
 def test_xep0049_private_bookmarks_to_xep0402(srv):
