@@ -2,9 +2,9 @@
 // One XMPP client connection of the load generator: TCP, TLS through OpenSSL memory BIOs
 // (so that all socket I/O stays on Asio's reactor), the stream split into top-level elements by
 // stream_splitter (no DOM: the generator reads ids and types straight from the raw bytes).
-// Kept small because the idle scenario holds thousands of them: no per-connection read buffer
-// (reads go through one buffer per thread after the socket reports readability), no
-// per-connection coroutine for writes unless the kernel buffer is full.
+// Kept small because the idle scenario holds thousands of them: a 1 KiB receive buffer per
+// connection (anything beyond it is read through one buffer per thread), no per-connection
+// coroutine for writes unless the kernel buffer is full.
 #include <openssl/ssl.h>
 
 #include <boost/asio.hpp>
@@ -38,7 +38,10 @@ struct target {
 // (benchmarks run against self-signed test servers), TLS 1.2+, no session tickets or cache, so
 // every login pays a full handshake as a new client would (the reference figures are for full
 // handshakes; resumption would flatter every server alike and hide the handshake's cost).
-SSL_CTX* make_client_tls_context();
+// `legacy_ec`: read EC certificate keys and check ECDSA signatures with OpenSSL's legacy EC
+// code instead of its provider decoders (much cheaper per handshake on OpenSSL 3.0; see
+// client.cpp). Process-wide once set.
+SSL_CTX* make_client_tls_context(bool legacy_ec = true);
 
 // What a client keeps per account between logins, as real clients do: the PRECIS-prepared
 // password, and the SaltedPassword for the (salt, iterations) the server last announced.
@@ -108,6 +111,7 @@ class xmpp_client : public std::enable_shared_from_this<xmpp_client> {
   asio::awaitable<bool> next_element();  // into el_
   asio::awaitable<bool> wait_iq(std::string_view id, bool error_ok = false);
   asio::awaitable<bool> read_more();
+  bool take(const char* data, size_t n);
   asio::awaitable<bool> flush(std::shared_ptr<xmpp_client> self);
   void feed_plain(std::string_view data);
   void drain_tls_output();
@@ -124,6 +128,10 @@ class xmpp_client : public std::enable_shared_from_this<xmpp_client> {
   SSL* ssl_ = nullptr;
   BIO* rbio_ = nullptr;  // network -> OpenSSL
   BIO* wbio_ = nullptr;  // OpenSSL -> network
+  // Target of the asynchronous receive: big enough for one routed message (so a message costs
+  // one receive), small enough for tens of thousands of idle sessions (1 KiB each).
+  static constexpr size_t receive_bytes = 1024;
+  std::unique_ptr<char[]> rbuf_;
   stream_splitter splitter_;
   std::deque<std::string> queue_;  // elements received while no sink is set
   std::string el_;
