@@ -24,6 +24,12 @@ uint64_t now_ns() {
       .count();
 }
 
+void append_number(std::string& out, uint64_t v) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, v);
+  out.append(digits, end);
+}
+
 uint32_t micros_since(clock::time_point t0) {
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - t0).count();
   if (us < 0) return 0;
@@ -385,10 +391,19 @@ asio::awaitable<void> pacer(runner& r, worker& w, double rate, uint32_t phase) {
       ++sent;
       if (!c.is_open()) continue;
       const std::string& to = r.jids[r.partner(w.main.session_user[s])];
+      // <message to='TO' type='chat' id='b<phase>.<steady ns>'><body>BODY</body></message>,
+      // appended by hand: fmt's format-string parsing was ~4 % of the generator's CPU at
+      // 10,000 msg/s. The bytes are the same.
       msg.clear();
-      fmt::format_to(std::back_inserter(msg),
-                     "<message to='{}' type='chat' id='b{}.{}'><body>{}</body></message>", to,
-                     phase, now_ns(), r.body);
+      msg += "<message to='";
+      msg += to;
+      msg += "' type='chat' id='b";
+      append_number(msg, phase);
+      msg += '.';
+      append_number(msg, now_ns());
+      msg += "'><body>";
+      msg += r.body;
+      msg += "</body></message>";
       c.send(msg);
       w.sent.fetch_add(1, std::memory_order_relaxed);
     }
