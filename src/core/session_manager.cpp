@@ -8,13 +8,7 @@ namespace {
 // each time (issue 6). Only for an immediate look-up: the next call overwrites it.
 const std::string& bare_key(const jid& j) {
   static thread_local std::string key;
-  key.clear();
-  if (j.has_local()) {
-    key += j.local();
-    key += '@';
-  }
-  key += j.domain();
-  return key;
+  return j.bare_into(key);
 }
 }  // namespace
 

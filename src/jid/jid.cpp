@@ -127,14 +127,20 @@ jid jid::with_resource(std::string_view enforced_resource) const {
   return j;
 }
 
+const std::string& jid::bare_into(std::string& buf) const {
+  buf.clear();
+  buf.reserve(local_.size() + 1 + domain_.size());
+  if (!local_.empty()) {
+    buf += local_;
+    buf += '@';
+  }
+  buf += domain_;
+  return buf;
+}
+
 std::string jid::bare_str() const {
   std::string out;
-  out.reserve(local_.size() + 1 + domain_.size());
-  if (!local_.empty()) {
-    out += local_;
-    out += '@';
-  }
-  out += domain_;
+  bare_into(out);
   return out;
 }
 

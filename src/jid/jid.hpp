@@ -38,6 +38,10 @@ class jid {
   jid with_resource(std::string_view enforced_resource) const;  // resource already enforced
   std::string str() const;       // full form
   std::string bare_str() const;  // local@domain or domain
+  // The bare form written into the caller's buffer (replacing its content), for hot look-ups
+  // that keep one buffer per thread and so allocate nothing per call (issue 6). Each caller
+  // owns its buffer, so a key held across other calls is never overwritten under it.
+  const std::string& bare_into(std::string& buf) const;
 
   bool operator==(const jid&) const = default;
   auto operator<=>(const jid&) const = default;

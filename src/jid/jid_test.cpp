@@ -251,6 +251,19 @@ TEST(Jid, Accessors) {
   EXPECT_EQ(none.str(), "");
 }
 
+// bare_into() replaces the buffer's content and keeps it for the next call (one buffer per
+// thread in the routing look-ups, issue 6).
+TEST(Jid, BareIntoReplacesTheCallersBuffer) {
+  std::string buf = "left over from an earlier, longer key";
+  const auto full = jid::parse("juliet@example.com/balcony");
+  ASSERT_TRUE(full);
+  const std::string& out = full->bare_into(buf);
+  EXPECT_EQ(&out, &buf);
+  EXPECT_EQ(buf, "juliet@example.com");
+  EXPECT_EQ(jid::parse("example.com/r")->bare_into(buf), "example.com");
+  EXPECT_EQ(jid().bare_into(buf), "");
+}
+
 TEST(Jid, FromParts) {
   EXPECT_EQ(jid::from_parts("JULIET", "EXAMPLE.COM", "Balcony"),
             jid::parse("juliet@example.com/Balcony"));

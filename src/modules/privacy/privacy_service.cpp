@@ -184,13 +184,7 @@ namespace {
 // recipient of every broadcast).
 std::string_view bare_key(const jid& j) {
   thread_local std::string buf;
-  buf.clear();
-  if (j.has_local()) {
-    buf += j.local();
-    buf += '@';
-  }
-  buf += j.domain();
-  return buf;
+  return j.bare_into(buf);
 }
 }  // namespace
 
