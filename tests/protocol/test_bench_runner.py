@@ -96,3 +96,17 @@ def test_settle_waits_for_a_busy_server_to_go_idle():
     finally:
         busy.kill()
         busy.wait()
+
+
+def test_generator_processes_follow_the_descriptor_limit(monkeypatch):
+    # As few generator processes as the hard descriptor limit allows (they share one core),
+    # with room for each process's own descriptors.
+    run = load_runner()
+    limit = {'n': 20000}
+    monkeypatch.setattr(run.resource, 'getrlimit', lambda what: (1024, limit['n']))
+    assert run.processes_for(1900) == 1
+    assert run.processes_for(19000) == 1
+    assert run.processes_for(19600) == 2
+    assert run.processes_for(40000) == 3
+    limit['n'] = 4096
+    assert run.processes_for(19000) == 6
