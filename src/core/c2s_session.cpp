@@ -24,6 +24,8 @@ using boost::system::error_code;
 namespace {
 constexpr std::string_view ns_tls = "urn:ietf:params:xml:ns:xmpp-tls";
 constexpr std::string_view ns_sasl = "urn:ietf:params:xml:ns:xmpp-sasl";
+// out_'s capacity kept after a write; a bigger buffer is freed (write_out(), issue 6).
+constexpr size_t max_kept_output = 512;
 
 stream_condition condition_for(xml::parse_error e) {
   switch (e) {
@@ -487,7 +489,12 @@ void c2s_session::write_out() {
   if (!out_.empty() && conn_.is_open() && conn_.user_space_records()) {
     error_code ec;
     const bool all = conn_.try_write(out_, ec);
-    out_.clear();
+    // Issue 6: a burst bigger than a stanza or two (a login's features, roster, presences)
+    // does not leave its capacity with the session until release_idle_memory(); freed late,
+    // between long-lived blocks, it fragments the heap. A one-to-one message burst stays under
+    // the limit and keeps its buffer.
+    if (out_.capacity() > max_kept_output) std::string().swap(out_);
+    else out_.clear();
     if (ec) conn_.close();
     if (ec || all) {
       writing_ = false;
