@@ -11,25 +11,14 @@
 #include <string>
 
 #include "bench/client.hpp"
+#include "net/test_identity.hpp"
 
 namespace starling::bench {
 namespace {
 
 struct identity {
   EVP_PKEY* key = EVP_EC_gen("P-256");
-  X509* cert = X509_new();
-  identity() {
-    X509_set_version(cert, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(cert), 7);
-    X509_gmtime_adj(X509_getm_notBefore(cert), 0);
-    X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
-    X509_set_pubkey(cert, key);
-    X509_NAME* name = X509_get_subject_name(cert);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                               reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
-    X509_set_issuer_name(cert, name);
-    X509_sign(cert, key, EVP_sha256());
-  }
+  X509* cert = test_support::self_signed_certificate(key, 7);
   ~identity() {
     X509_free(cert);
     EVP_PKEY_free(key);
