@@ -103,6 +103,12 @@ void register_legacy_ec_engine() {
   (void)done;
 }
 
+// Why a read ended: the server closed the connection (end of file, or an empty receive),
+// or a socket error.
+std::string read_failure(const boost::system::error_code& ec) {
+  return !ec || ec == asio::error::eof ? "connection closed by server" : "read: " + ec.message();
+}
+
 }  // namespace
 
 SSL_CTX* make_client_tls_context(bool legacy_ec) {
@@ -274,8 +280,7 @@ asio::awaitable<bool> xmpp_client::read_more() {
                                               as_tuple_awaitable);
   if (ec || n == 0) {
     if (failed_) co_return false;
-    co_return fail(ec == asio::error::eof || (!ec && n == 0) ? "connection closed by server"
-                                                            : "read: " + ec.message());
+    co_return fail(read_failure(ec));
   }
   bool full = n == receive_bytes;
   if (!take(rbuf_.get(), n)) co_return false;
@@ -284,8 +289,7 @@ asio::awaitable<bool> xmpp_client::read_more() {
     boost::system::error_code rec;
     size_t m = sock_.read_some(asio::buffer(buf), rec);
     if (rec == asio::error::would_block || rec == asio::error::try_again) break;
-    if (rec) co_return fail(rec == asio::error::eof ? "connection closed by server"
-                                                    : "read: " + rec.message());
+    if (rec) co_return fail(read_failure(rec));
     full = m == buf.size();
     // take() decrypts into this same buffer, after BIO_write has copied the raw bytes.
     if (!take(buf.data(), m)) co_return false;
