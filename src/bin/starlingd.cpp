@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -68,18 +69,28 @@ int main(int argc, char** argv) {
     spdlog::critical("start-up failed");
     return 1;
   }
+  std::atomic<bool> done{false};
   std::thread signal_thread([&] {
+    bool graceful = false;
     for (;;) {
       int sig = 0;
       if (sigwait(&signals, &sig) != 0) continue;
+      if (done.load()) return;  // run() returned: main wakes us to end
       if (sig == SIGHUP) {
         spdlog::info("SIGHUP: reloading certificates");
         srv.reload_tls();
         continue;
       }
-      spdlog::info("signal {}: shutting down", sig);
+      if (!graceful) {
+        // RFC 6120 §4.9.3.19: streams end with <system-shutdown/>, sessions close as usual,
+        // within [limits] shutdown_timeout; run() returns when that is done.
+        graceful = true;
+        spdlog::info("signal {}: shutting down (again to stop at once)", sig);
+        srv.shutdown();
+        continue;
+      }
+      spdlog::info("signal {} during the shutdown: stopping now", sig);
       srv.stop();
-      return;
     }
   });
   if (first_run)
@@ -88,6 +99,7 @@ int main(int argc, char** argv) {
   spdlog::info("Starling {} started", STARLING_VERSION);
   srv.run();
   // run() also returns when a listener failed; make sure the signal thread ends too.
+  done.store(true);
   pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();
   spdlog::info("stopped");

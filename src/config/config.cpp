@@ -284,6 +284,7 @@ class loader {
     r.read_int("max_vcard_size", 1024, 16 * 1024 * 1024, out.max_vcard_size, "a number of bytes");
     r.read_int("max_subscriptions_per_minute", 1, 1'000'000, out.max_subscriptions_per_minute);
     r.read_seconds("idle_release_delay", 0, 3600, out.idle_release_delay);
+    r.read_seconds("shutdown_timeout", 0, 3600, out.shutdown_timeout);
     r.finish();
   }
 

@@ -98,6 +98,10 @@ struct limits {
   // A client stream without input for this long frees its XML parser and buffers (recreated
   // on the next byte), so idle sessions stay small. 0: never.
   std::chrono::seconds idle_release_delay{5};
+  // SIGTERM/SIGINT: how long the graceful shutdown (RFC 6120 §4.9.3.19 <system-shutdown/> to
+  // every stream, sessions ended, in-flight work finished) may take before the server stops
+  // hard. 0: stop at once.
+  std::chrono::seconds shutdown_timeout{10};
   bool operator==(const limits&) const = default;
 };
 

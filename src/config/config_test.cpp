@@ -138,6 +138,7 @@ TEST(Load, MinimalConfigGetsDefaults) {
   EXPECT_EQ(c.limit.max_depth, 32u);
   EXPECT_EQ(c.limit.handshake_timeout, std::chrono::seconds(30));
   EXPECT_EQ(c.limit.idle_release_delay, std::chrono::seconds(5));
+  EXPECT_EQ(c.limit.shutdown_timeout, std::chrono::seconds(10));
   EXPECT_EQ(c.storage.path, "/etc/starling/starling.db");
   EXPECT_FALSE(c.modules.version_show_os);
 }
@@ -175,6 +176,7 @@ close_timeout = 2
 idle_timeout = 600
 max_connections_per_ip = 0
 idle_release_delay = 0
+shutdown_timeout = 3
 [storage]
 backend = "sqlite"
 path = ":memory:"
@@ -221,6 +223,7 @@ port = 0
   EXPECT_EQ(c.limit.idle_timeout, std::chrono::seconds(600));
   EXPECT_EQ(c.limit.max_connections_per_ip, 0u);
   EXPECT_EQ(c.limit.idle_release_delay, std::chrono::seconds(0));
+  EXPECT_EQ(c.limit.shutdown_timeout, std::chrono::seconds(3));
   EXPECT_EQ(c.storage.path, ":memory:");
   EXPECT_TRUE(c.modules.version_show_os);
   ASSERT_EQ(c.hosts.size(), 2u);
@@ -384,7 +387,7 @@ TEST(Errors, UnknownKeySuggestsTheClosestOne) {
             "one of: max_stanza_size, max_depth, handshake_timeout, close_timeout, idle_timeout, "
             "max_connections_per_ip, max_bytes_per_second, max_roster_items, max_offline_messages, "
             "max_privacy_lists, max_privacy_list_items, max_blocked_jids, max_vcard_size, "
-            "max_subscriptions_per_minute, idle_release_delay; did you mean \"max_stanza_size\"?");
+            "max_subscriptions_per_minute, idle_release_delay, shutdown_timeout; did you mean \"max_stanza_size\"?");
 }
 
 // --- types, ranges, choices ---------------------------------------------------------------------
@@ -401,6 +404,8 @@ TEST(Errors, WrongTypes) {
        "[tls] require_c2s_encryption is a string; expected true or false"},
       {"[limits]\nhandshake_timeout = 2.5\n", "2.5",
        "[limits] handshake_timeout is a floating-point number; expected a number of seconds from 1 to 3600"},
+      {"[limits]\nshutdown_timeout = \"5s\"\n", "\"5s\"",
+       "[limits] shutdown_timeout is a string; expected a number of seconds from 0 to 3600"},
       {"[log]\nfile = 3\n", "3", "[log] file is an integer; expected a file path (string)"},
       {"log = \"debug\"\n", "\"debug\"", "log is a string; expected a table [log]"},
       {"[auth]\nmechanisms = \"PLAIN\"\n", "\"PLAIN\"",

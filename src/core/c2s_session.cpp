@@ -63,9 +63,10 @@ c2s_session::c2s_session(server& srv, asio::ip::tcp::socket socket, bool direct_
       flush_timer_(executor_),
       hibernate_timer_(executor_) {}
 
-c2s_session::~c2s_session() = default;
+c2s_session::~c2s_session() { srv_.c2s_ended(this); }
 
 void c2s_session::start() {
+  srv_.c2s_started(this);
   asio::co_spawn(executor_, [self = shared_from_this()]() { return self->run(); },
                  [self = shared_from_this()](std::exception_ptr e) {
                    // ARCHITECTURE.md error class 3: a bug ends this one stream, never the server.
@@ -552,6 +553,14 @@ void c2s_session::kick(stream_condition c, std::string text) {
   });
 }
 
+void c2s_session::shut_down() {
+  asio::post(executor_, [self = shared_from_this()] {
+    // RFC 6120 §4.9.3.19. A hibernated session has no stream to end: it expires (its
+    // unacknowledged stanzas are rerouted, XEP-0198 §5).
+    self->close(stream_condition::system_shutdown, "The server is shutting down");
+  });
+}
+
 void c2s_session::close(std::optional<stream_condition> error, std::string_view text) {
   if (closing_ || finished_) return;
   if (hibernated_) {
@@ -585,6 +594,14 @@ void c2s_session::close(std::optional<stream_condition> error, std::string_view 
 asio::awaitable<void> c2s_session::linger() {
   auto self = shared_from_this();
   co_await flush();
+  if (srv_.shutting_down()) {
+    // RFC 6120 §4.4 lets the closing side end the connection without the peer's closing tag
+    // after a while; during a shutdown that is now: the server is going away, and a client
+    // that does not answer must not hold it up. Our closing tag went out with everything
+    // before it (flushed above); the TLS close_notify follows.
+    finish();
+    co_return;
+  }
   asio::steady_timer t(executor_);
   t.expires_after(srv_.cfg().limit.close_timeout);
   error_code ec;

@@ -37,6 +37,9 @@ class c2s_session : public std::enable_shared_from_this<c2s_session>, private xm
   void deliver(xml::element stanza);
   // Ends the stream with a stream error from another thread (e.g. <conflict/> on replace).
   void kick(stream_condition c, std::string text = {});
+  // Server shutdown (server::shutdown()): <system-shutdown/> and the session ends without
+  // waiting for the client's closing tag; a hibernated XEP-0198 session ends now.
+  void shut_down();
   boost::asio::any_io_executor executor() const { return executor_; }
 
   // --- session thread only ---

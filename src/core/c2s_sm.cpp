@@ -183,7 +183,9 @@ void c2s_session::sm_track(const xml::element& stanza) {
 bool c2s_session::can_hibernate() const {
   // XEP-0198 §5: only an unfinished stream (no </stream:stream>, no stream error) of a
   // resumable session.
-  return bound_ && sm_ && !sm_->id.empty() && !closing_ && !finished_ && !successor_;
+  // Not during a server shutdown: nobody could resume it (the session ends, its
+  // unacknowledged stanzas are rerouted).
+  return bound_ && sm_ && !sm_->id.empty() && !closing_ && !finished_ && !successor_ && !srv_.shutting_down();
 }
 
 void c2s_session::hibernate() {

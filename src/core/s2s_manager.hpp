@@ -35,6 +35,14 @@ class s2s_manager {
   bool load_tls(std::string& error);
   // Drops every outgoing stream (shutdown, before the io_contexts go).
   void clear();
+  // Graceful shutdown: ends every live stream, incoming and outgoing, with <system-shutdown/>
+  // (RFC 6120 §4.9.3.19); streams already closing are left alone.
+  void shutdown_streams();
+  // Streams (incoming and outgoing) whose object still exists.
+  size_t live_streams() const;
+  // s2s_stream::start() and its destructor.
+  void stream_started(s2s_stream* s);
+  void stream_ended(s2s_stream* s);
 
   // --- any thread ---
   // Sends a stanza whose 'from' is at a local domain to its non-local 'to' domain, over the
@@ -89,6 +97,7 @@ class s2s_manager {
   std::map<std::pair<std::string, std::string>, std::weak_ptr<s2s_stream>> bidi_;
   std::set<std::string> stream_ids_;  // "originating\n receiving\n id" of live outgoing streams
   size_t incoming_ = 0;
+  std::set<s2s_stream*> live_;
   struct tls_state;
   std::shared_ptr<tls_state> tls_;
   std::unique_ptr<net::resolver> resolver_;

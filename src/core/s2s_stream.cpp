@@ -64,9 +64,10 @@ s2s_stream::s2s_stream(s2s_manager& mgr, asio::any_io_executor ex, std::string l
       local_(std::move(local)),
       remote_(std::move(remote)) {}
 
-s2s_stream::~s2s_stream() = default;
+s2s_stream::~s2s_stream() { mgr_.stream_ended(this); }
 
 void s2s_stream::start() {
+  mgr_.stream_started(this);
   asio::co_spawn(executor_, [self = shared_from_this()]() { return self->run(); },
                  [self = shared_from_this()](std::exception_ptr e) {
                    // ARCHITECTURE.md error class 3: a bug ends this one stream, never the server.
@@ -304,6 +305,11 @@ void s2s_stream::close(std::optional<stream_condition> error, std::string_view t
 asio::awaitable<void> s2s_stream::linger() {
   auto self = shared_from_this();
   co_await flush();
+  if (srv_.shutting_down()) {
+    // As for clients (c2s_session::linger()): the server is going away, no wait for the peer.
+    finish();
+    co_return;
+  }
   asio::steady_timer t(executor_);
   t.expires_after(srv_.cfg().limit.close_timeout);
   error_code ec;
@@ -312,7 +318,9 @@ asio::awaitable<void> s2s_stream::linger() {
 }
 
 void s2s_stream::shutdown() {
-  asio::post(executor_, [self = shared_from_this()] { self->close(); });
+  asio::post(executor_, [self = shared_from_this()] {
+    self->close(stream_condition::system_shutdown, "The server is shutting down");
+  });
 }
 
 void s2s_stream::finish() {

@@ -58,7 +58,8 @@ class s2s_stream : public std::enable_shared_from_this<s2s_stream>, private xml:
   void enqueue(xml::element stanza, std::string bounce_to = {});
   // Outgoing: sends <db:verify/> for an incoming stream once this stream may carry it.
   void request_verify(std::string id, std::string key, verify_callback done);
-  // Ends the stream with </stream:stream> (shutdown).
+  // Server shutdown: ends the stream with <system-shutdown/> (RFC 6120 §4.9.3.19) without
+  // waiting for the peer's closing tag.
   void shutdown();
   boost::asio::any_io_executor executor() const { return executor_; }
 

@@ -138,6 +138,83 @@ void server::stop() {
   if (io_) io_->stop();
 }
 
+void server::shutdown() {
+  if (!io_ || shutting_down_.exchange(true, std::memory_order_acq_rel)) return;
+  if (cfg_.limit.shutdown_timeout.count() == 0) {
+    stop();
+    return;
+  }
+  asio::co_spawn(io_->at(0), graceful_shutdown(), asio::detached);
+}
+
+void server::c2s_started(c2s_session* s) {
+  std::lock_guard lock(live_mutex_);
+  live_c2s_.insert(s);
+}
+
+void server::c2s_ended(c2s_session* s) {
+  std::lock_guard lock(live_mutex_);
+  live_c2s_.erase(s);
+}
+
+// On io_->at(0), the accept loops' thread.
+asio::awaitable<void> server::graceful_shutdown() {
+  const auto started = std::chrono::steady_clock::now();
+  const auto deadline = started + cfg_.limit.shutdown_timeout;
+  spdlog::info("shutting down: ending {} client streams (at most {} s)", [this] {
+    std::lock_guard lock(live_mutex_);
+    return live_c2s_.size();
+  }(), cfg_.limit.shutdown_timeout.count());
+  // No new connections: the accept loops end (shutting_down_ is set).
+  error_code ec;
+  for (auto* a : acceptors_) a->close(ec);
+  // RFC 6120 §4.9.3.19: every client stream gets <system-shutdown/>; each session then ends as
+  // any other does (unavailable presence, XEP-0012 record, XEP-0198 unacknowledged stanzas
+  // rerouted), on its own thread. Connections accepted from now on are closed by the accept
+  // loops, so one pass reaches them all.
+  std::vector<std::shared_ptr<c2s_session>> sessions;
+  {
+    std::lock_guard lock(live_mutex_);
+    sessions.reserve(live_c2s_.size());
+    for (auto* s : live_c2s_)
+      if (auto p = s->weak_from_this().lock()) sessions.push_back(std::move(p));
+  }
+  for (auto& s : sessions) s->shut_down();
+  sessions.clear();
+  // Done when no stream is left and the work the sessions started (routing, storage) is
+  // finished, twice in a row, so that work handed from one thread to another between two looks
+  // is not missed. Server streams are ended on every pass: routing may still open new ones.
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  int quiet = 0;
+  for (;;) {
+    s2s_->shutdown_streams();
+    size_t clients = 0;
+    {
+      std::lock_guard lock(live_mutex_);
+      clients = live_c2s_.size();
+    }
+    const size_t servers = s2s_->live_streams();
+    const int64_t work = work_in_flight();
+    if (clients == 0 && servers == 0 && work == 0) {
+      if (++quiet == 2) break;
+    } else {
+      quiet = 0;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      spdlog::warn("shutdown_timeout reached with {} client streams, {} server streams and {} tasks left: "
+                   "stopping now", clients, servers, work);
+      break;
+    }
+    t.expires_after(std::chrono::milliseconds(10));
+    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  spdlog::info("shutdown: streams ended in {} ms",
+               std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
+  // What the sessions queued for the database (batch writers, posted writes) is written when
+  // the modules stop, in ~server(), before the database closes.
+  stop();
+}
+
 asio::awaitable<void> server::accept_loop(const config::listener& l) {
   auto exec = co_await asio::this_coro::executor;
   error_code ec;
@@ -158,12 +235,25 @@ asio::awaitable<void> server::accept_loop(const config::listener& l) {
     stop();
     co_return;
   }
+  // Closed by graceful_shutdown() (same thread); unlisted before this frame ends.
+  acceptors_.push_back(&acceptor);
+  struct unlist {
+    std::vector<asio::ip::tcp::acceptor*>& v;
+    asio::ip::tcp::acceptor* a;
+    ~unlist() { std::erase(v, a); }
+  } unlist_on_exit{acceptors_, &acceptor};
   const bool s2s = l.kind == config::listener_kind::s2s_starttls || l.kind == config::listener_kind::s2s_direct_tls;
   const bool direct_tls = l.kind == config::listener_kind::c2s_direct_tls || l.kind == config::listener_kind::s2s_direct_tls;
   spdlog::info("listening on {}:{} ({} {})", l.address, l.port, s2s ? "s2s" : "c2s", direct_tls ? "direct TLS" : "STARTTLS");
   for (;;) {
     auto& ctx = io_->next();
     auto socket = co_await acceptor.async_accept(ctx, asio::redirect_error(asio::use_awaitable, ec));
+    if (shutting_down()) {
+      // Accepted just before the listener closed: the server is going away.
+      error_code ignored;
+      socket.close(ignored);
+      co_return;
+    }
     if (ec) {
       if (ec == asio::error::operation_aborted) co_return;
       // EMFILE and friends: back off briefly instead of spinning.

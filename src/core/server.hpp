@@ -2,6 +2,7 @@
 // The server: owns configuration, network threads, TLS contexts, storage, the session manager,
 // the router's tables and the loaded modules. Modules reach everything through this object.
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -9,12 +10,15 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "config/config.hpp"
@@ -97,7 +101,14 @@ class server {
   bool start();
   // Runs the network threads until stop().
   void run();
+  // Stops the network threads at once: connections drop, work in flight is abandoned.
   void stop();
+  // Graceful shutdown (SIGTERM), from any thread; returns at once. Stops accepting connections,
+  // ends every client and server stream with <system-shutdown/> (RFC 6120 §4.9.3.19), lets the
+  // sessions end through their usual path and the work they started (spawn()) finish, then
+  // stop()s; after [limits] shutdown_timeout it stop()s whatever is left.
+  void shutdown();
+  bool shutting_down() const { return shutting_down_.load(std::memory_order_acquire); }
   // SIGHUP: reload certificates; sessions already established keep theirs.
   bool reload_tls();
 
@@ -171,16 +182,55 @@ class server {
         boost::asio::use_awaitable, std::move(f));
   }
 
+  // Runs `work` on `ex` like co_spawn(ex, work, detached), as work that a graceful shutdown
+  // waits for: modules hand stanzas they accepted to their own threads with it (a deferred
+  // privacy decision, an inbound subscription request that must be stored, RFC 6121 §3.1.3).
+  // `ex`: an executor or an execution context (a module's thread_pool).
+  template <class Executor>
+  void spawn(Executor&& ex, boost::asio::awaitable<void> work) {
+    boost::asio::co_spawn(std::forward<Executor>(ex), std::move(work), [t = work_token(in_flight_)](std::exception_ptr) {});
+  }
+  // Work started with spawn() and not yet finished.
+  int64_t work_in_flight() const { return in_flight_.load(std::memory_order_acquire); }
+
+  // Live client connections, for shutdown() (c2s_session::start() and its destructor).
+  void c2s_started(c2s_session* s);
+  void c2s_ended(c2s_session* s);
+
   // Connection accounting per IP (limits.max_connections_per_ip).
   bool connection_opened(const std::string& ip);
   void connection_closed(const std::string& ip);
 
  private:
+  // Counts one spawn()ed work in in_flight_ for as long as it lives (the completion handler
+  // holds it, so work that never completes is uncounted when its pool drops it).
+  class work_token {
+   public:
+    explicit work_token(std::atomic<int64_t>& n) : n_(&n) { n.fetch_add(1, std::memory_order_acq_rel); }
+    work_token(work_token&& o) noexcept : n_(std::exchange(o.n_, nullptr)) {}
+    work_token(const work_token&) = delete;
+    work_token& operator=(const work_token&) = delete;
+    work_token& operator=(work_token&&) = delete;
+    ~work_token() {
+      if (n_) n_->fetch_sub(1, std::memory_order_acq_rel);
+    }
+
+   private:
+    std::atomic<int64_t>* n_;
+  };
+
   boost::asio::awaitable<void> accept_loop(const config::listener& l);
+  boost::asio::awaitable<void> graceful_shutdown();
   boost::asio::awaitable<void> route_iq(xml::element stanza, c2s_session* origin, const jid& from,
                                         const jid& to);
 
   config::server_config cfg_;
+  std::atomic<bool> shutting_down_{false};
+  std::atomic<int64_t> in_flight_{0};
+  std::mutex live_mutex_;
+  std::unordered_set<c2s_session*> live_c2s_;
+  // The listeners' acceptors, touched only on io_->at(0) (the accept loops' thread).
+  std::vector<boost::asio::ip::tcp::acceptor*> acceptors_;
   std::unique_ptr<net::io_pool> io_;
   boost::asio::thread_pool cpu_pool_;
   net::tls_store tls_;

@@ -111,6 +111,9 @@ def base_config(data_dir, c2s_port, tls_port):
             'max_depth': 32,
             'handshake_timeout': 30,
             'close_timeout': 2,
+            # Graceful shutdown on SIGTERM (stop()): well within STOP_TIMEOUT even when a test
+            # left a client that does not read.
+            'shutdown_timeout': 5,
         },
         'host': [{'name': 'localhost', 'registration': True}],
         'listener': [

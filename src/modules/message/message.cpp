@@ -161,8 +161,7 @@ class message_module : public module {
       case action::drop:
         break;
       case action::drop_if_account: {
-        auto check = check_account(srv_, st, bare);
-        boost::asio::co_spawn(pool_, std::move(check), boost::asio::detached);
+        srv_->spawn(pool_, check_account(srv_, st, bare));
         break;
       }
     }

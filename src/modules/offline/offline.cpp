@@ -60,8 +60,8 @@ class offline_module : public module, public offline_sink {
   // offline_sink: called from routing on any thread.
   void take(xml::element msg, jid bare_to) override {
     storing_.fetch_add(1, std::memory_order_acq_rel);  // before the store is issued: see flood
-    auto op = store_message(this, std::move(msg), std::move(bare_to));
-    boost::asio::co_spawn(pool_, std::move(op), boost::asio::detached);
+    // Tracked: a graceful shutdown waits until the message is stored (XEP-0160).
+    srv_->spawn(pool_, store_message(this, std::move(msg), std::move(bare_to)));
   }
 
  private:

@@ -131,9 +131,8 @@ class presence_module : public module {
       st.directed.clear();
       // On the session's own thread (it is still running): no wake-up of another thread per
       // logout; the stanzas are routed from here as from any thread.
-      asio::co_spawn(s.executor(),
-                     broadcast_unavailable(s.full_jid(), std::move(p), std::move(directed), was_available),
-                     asio::detached);
+      srv_->spawn(s.executor(),
+                  broadcast_unavailable(s.full_jid(), std::move(p), std::move(directed), was_available));
       return hook_result::next;
     });
   }
@@ -157,7 +156,11 @@ class presence_module : public module {
     while (!st.queue.empty()) {
       xml::element el = std::move(st.queue.front());
       st.queue.pop_front();
-      if (s->is_closing()) continue;
+      // A closing session's presence is not broadcast any more (its unavailable presence is
+      // on its way), but a subscription stanza the client sent before it closed is still
+      // processed: it was accepted, and the contact's server must store a request (RFC 6121
+      // §3.1.3), also when the stream ends because the server shuts down.
+      if (s->is_closing() && !roster::parse_sub_type(el.attr_or("type"))) continue;
       try {
         co_await outbound(s, std::move(el));
       } catch (const std::exception& e) {
@@ -520,12 +523,13 @@ class presence_module : public module {
         std::lock_guard lock(order_mutex_);
         ++held_[to.bare_str()].in_flight;
       }
-      asio::co_spawn(pool_, inbound_subscription(el, to.bare(), from->bare(), *st), asio::detached);
+      // Tracked (server::spawn): a shutdown waits until the request is stored (RFC 6121 §3.1.3).
+      srv_->spawn(pool_, inbound_subscription(el, to.bare(), from->bare(), *st));
       return;
     }
     if (type == "probe") {
       if (take_batched_probe(*from, to)) return;
-      asio::co_spawn(pool_, answer_probe(*from, to.bare()), asio::detached);
+      srv_->spawn(pool_, answer_probe(*from, to.bare()));
       return;
     }
     if (!type.empty() && type != "unavailable" && type != "error") return;

@@ -301,7 +301,9 @@ void service::defer_inbound(const xml::element& st, const jid& to) {
   inbound_queue_.emplace_back(st, to);
   if (inbound_draining_) return;
   inbound_draining_ = true;
-  asio::co_spawn(pool_, drain_inbound(), asio::detached);
+  // Tracked: a graceful shutdown waits until the stanzas waiting here are delivered or stored
+  // (e.g. a subscription request for an offline account, RFC 6121 §3.1.3).
+  srv_.spawn(pool_, drain_inbound());
 }
 
 asio::awaitable<void> service::drain_inbound() {
