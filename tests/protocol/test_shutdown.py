@@ -12,6 +12,7 @@ import rawxmpp
 from conftest import free_port
 from im_helpers_message import MSG, uniq
 from im_helpers_roster import online, close_all, roster_get, roster_items, wait_presence
+from im_helpers_vcard import NS_LAST, assert_result, make_subscribed
 from rawxmpp import q, NS_CLIENT, NS_PING
 from s2s_helpers import connect_raw, s2s_listener
 from sm_helpers import NS_SM, Sm
@@ -137,6 +138,25 @@ def test_xep0198_unacked_stanzas_survive_shutdown(server_factory):
     m = a.recv_stanza(lambda e: e.tag == MSG and e.findtext(q(NS_CLIENT, 'body')) == body, timeout=5)
     assert m.get('from') == 'bob@localhost/b', rawxmpp.tostr(m)
     close_all(a)
+
+
+def test_xep0012_logout_record_written_at_shutdown(server_factory):
+    """A session ended by the shutdown goes through the usual logout: XEP-0012 §3 knows when the
+    user was last seen after the restart (a hard stop left no record: item-not-found)."""
+    s = start(server_factory, 'shutdown-last', users=('alice', 'bob'))
+    a = s.login('alice', resource='home')
+    b = s.login('bob', resource='pc')
+    make_subscribed(s, a, 'alice', b, 'bob')
+    sigterm(s)
+    for c in (a, b):
+        assert c.expect_stream_error(timeout=TIMEOUT) == 'system-shutdown'
+    assert wait_exit(s, TIMEOUT + 2) == 0, s.log_tail()
+    s.start()
+    b = s.login('bob', resource='again')
+    r = assert_result(b.iq("<query xmlns='%s'/>" % NS_LAST, to='alice@localhost'))
+    secs = int(r.find(q(NS_LAST, 'query')).get('seconds'))
+    assert 0 <= secs <= 30, secs
+    close_all(b)
 
 
 def stuck_client(s, user):
