@@ -15,7 +15,7 @@ from im_helpers_roster import online, close_all, roster_get, roster_items, wait_
 from im_helpers_vcard import NS_LAST, assert_result, make_subscribed
 from rawxmpp import q, NS_CLIENT, NS_PING
 from s2s_helpers import connect_raw, s2s_listener
-from sm_helpers import NS_SM, Sm
+from sm_helpers import NS_SM, Sm, drop
 
 TIMEOUT = 5  # [limits] shutdown_timeout of these servers
 
@@ -137,6 +137,34 @@ def test_xep0198_unacked_stanzas_survive_shutdown(server_factory):
     a = online(s, 'alice', 'again', roster=False)
     m = a.recv_stanza(lambda e: e.tag == MSG and e.findtext(q(NS_CLIENT, 'body')) == body, timeout=5)
     assert m.get('from') == 'bob@localhost/b', rawxmpp.tostr(m)
+    close_all(a)
+
+
+def test_xep0198_hibernated_session_ends_at_shutdown(server_factory):
+    """A resumable session whose connection dropped (XEP-0198 §5, waiting to be resumed) cannot
+    be resumed after the server is gone: the shutdown ends it, and the stanzas it held, the
+    unacknowledged one and one queued while it waited, go to offline storage."""
+    s = start(server_factory, 'shutdown-hibernated')
+    a = s.login('alice', resource='sm')
+    a.send("<enable xmlns='%s' resume='true'/>" % NS_SM)
+    sm = Sm(a, auto_ack=False)
+    assert a.recv().tag == q(NS_SM, 'enabled')
+    a.send('<presence/>')
+    b = s.login('bob', resource='b')
+    first, second = uniq('unacked'), uniq('queued')
+    b.send("<message to='alice@localhost/sm' type='chat'><body>%s</body></message>" % first)
+    sm.recv(lambda e: e.tag == MSG)
+    drop(a)
+    time.sleep(0.2)  # the server notices the dropped connection (no event to wait for)
+    b.send("<message to='alice@localhost/sm' type='chat'><body>%s</body></message>" % second)
+    ping(b)
+    sigterm(s)
+    assert b.expect_stream_error(timeout=TIMEOUT) == 'system-shutdown'
+    assert wait_exit(s, TIMEOUT + 2) == 0, s.log_tail()
+    s.start()
+    a = online(s, 'alice', 'again', roster=False)
+    for body in (first, second):
+        a.recv_stanza(lambda e: e.tag == MSG and e.findtext(q(NS_CLIENT, 'body')) == body, timeout=5)
     close_all(a)
 
 
