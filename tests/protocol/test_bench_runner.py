@@ -9,6 +9,7 @@ import importlib.machinery
 import importlib.util
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -110,3 +111,54 @@ def test_generator_processes_follow_the_descriptor_limit(monkeypatch):
     assert run.processes_for(40000) == 3
     limit['n'] = 4096
     assert run.processes_for(19000) == 6
+
+
+def _state(pid):
+    with open('/proc/%d/stat' % pid) as f:
+        st = f.read()
+    return st[st.rfind(')') + 2]
+
+
+def _settles_to(pid, stopped):
+    # A signal is delivered asynchronously: the state changes within moments, not at once.
+    deadline = time.monotonic() + 5
+    while (_state(pid) == 'T') != stopped and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return (_state(pid) == 'T') == stopped
+
+
+def test_servers_not_measured_are_stopped_meanwhile():
+    # All servers share one core: while one is measured, the others' process trees (a child
+    # too, as ejabberd's beam.smp under ejabberdctl) are stopped, and continued afterwards.
+    run = load_runner()
+    code = ('import subprocess, sys, time\n'
+            'c = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])\n'
+            'print(c.pid, flush=True)\ntime.sleep(60)\n')
+    procs = [subprocess.Popen([sys.executable, '-c', code], stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    children = []
+    try:
+        children = [int(p.stdout.readline()) for p in procs]
+
+        class Stand:
+            def __init__(self, proc):
+                self.proc = proc
+        measured, other = Stand(procs[0]), Stand(procs[1])
+        with run.alone([measured, other], measured):
+            assert _settles_to(procs[1].pid, True) and _settles_to(children[1], True)
+            assert _state(procs[0].pid) != 'T' and _state(children[0]) != 'T'
+        assert _settles_to(procs[1].pid, False) and _settles_to(children[1], False)
+        # A server already gone is skipped.
+        procs[1].kill()
+        procs[1].wait()
+        with run.alone([measured, other], measured):
+            assert _state(procs[0].pid) != 'T'
+    finally:
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        for p in procs:
+            p.kill()
+            p.wait()
