@@ -106,6 +106,7 @@ class loader {
     if (!cfg.data_dir.has_filename() && cfg.data_dir.has_relative_path())
       cfg.data_dir = cfg.data_dir.parent_path();  // "data/" -> "data", so == comparisons work
     top.read_int("threads", 0, 1024, cfg.threads);
+    top.read_int("network_slice_us", 0, 100000, cfg.network_slice_us, "microseconds");
 
     if (auto* t = top.read_table("log")) read_log(*t, cfg.log);
     bool tls_pair_given = false;

@@ -227,6 +227,7 @@ struct server_config {
   std::filesystem::path source;    // the file this came from
   std::filesystem::path data_dir;  // absolute
   unsigned threads = 0;            // network threads; 0: one per core
+  uint32_t network_slice_us = 100;  // scheduling slice the network threads ask for; 0: default
   std::vector<virtual_host> hosts;
   std::vector<listener> listeners;
   tls_settings tls;

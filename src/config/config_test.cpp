@@ -119,6 +119,7 @@ TEST(Load, MinimalConfigGetsDefaults) {
   // data_dir defaults to the directory holding the config file.
   EXPECT_EQ(c.data_dir, "/etc/starling");
   EXPECT_EQ(c.threads, 0u);
+  EXPECT_EQ(c.network_slice_us, 100u);
   EXPECT_FALSE(c.hosts[0].registration);  // open registration must be asked for
   EXPECT_EQ(c.listeners[0].address, "127.0.0.1");
   EXPECT_EQ(c.listeners[0].port, 5222);
@@ -147,6 +148,7 @@ TEST(Load, EveryKeyIsRead) {
   std::string text = R"(
 data_dir = "/srv/xmpp"
 threads = 4
+network_slice_us = 250
 [log]
 level = "debug"
 file = "log/starling.log"
@@ -199,6 +201,7 @@ port = 0
   const auto& c = *r.config;
   EXPECT_EQ(c.data_dir, "/srv/xmpp");
   EXPECT_EQ(c.threads, 4u);
+  EXPECT_EQ(c.network_slice_us, 250u);
   EXPECT_EQ(c.log.level, "debug");
   EXPECT_EQ(c.log.file, "/srv/xmpp/log/starling.log");
   EXPECT_EQ(c.tls.certificate, "/etc/ssl/xmpp.pem");  // absolute stays
@@ -326,7 +329,7 @@ TEST(Errors, UnknownTopLevelKey) {
   // The list grows with every table a feature adds; its start and the required tables are
   // what matters here.
   EXPECT_THAT(e.message, HasSubstr("unknown key \"thread\" at top level; expected one of: data_dir, "
-                                   "threads, [log], [tls], [auth], [registration], [limits], "
+                                   "threads, network_slice_us, [log], [tls], [auth], [registration], [limits], "
                                    "[s2s], [storage], [modules]"));
   EXPECT_THAT(e.message, HasSubstr("[[host]], [[listener]]"));
   EXPECT_THAT(e.message, HasSubstr("did you mean \"threads\"?"));
@@ -443,6 +446,8 @@ TEST(Errors, OutOfRange) {
   };
   std::vector<test_case> cases = {
       {"threads = -1\n", "threads = -1 is out of range"},
+      {"network_slice_us = 200000\n",
+       "network_slice_us = 200000 is out of range; expected microseconds from 0 to 100000"},
       {"[auth]\nscram_iterations = 1000\n",
        "[auth] scram_iterations = 1000 is out of range; expected an integer from 4096 to 10000000"},
       // RFC 6120 §13.12: no lower than 10000 bytes.

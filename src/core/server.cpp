@@ -122,7 +122,7 @@ bool server::start() {
     spdlog::error("storage: {}", error);
     return false;
   }
-  io_ = std::make_unique<net::io_pool>(cfg_.threads);
+  io_ = std::make_unique<net::io_pool>(cfg_.threads, std::chrono::microseconds(cfg_.network_slice_us));
   for (const auto& l : cfg_.listeners) {
     // Bind now so that a port conflict fails start-up instead of being logged later.
     asio::co_spawn(io_->at(0), accept_loop(l), asio::detached);
@@ -131,7 +131,17 @@ bool server::start() {
 }
 
 void server::run() {
-  if (io_) io_->run();
+  if (!io_) return;
+  if (cfg_.network_slice_us > 0) {
+    // Runs first on the thread that runs context 0, after io_pool::run() asked for the slice.
+    asio::post(io_->at(0), [this] {
+      if (io_->slice_granted())
+        spdlog::info("network threads scheduled in slices of {} µs", std::max<uint32_t>(cfg_.network_slice_us, 100));
+      else
+        spdlog::info("network_slice_us: the kernel has no per-thread slices (Linux 6.12+); its default applies");
+    });
+  }
+  io_->run();
 }
 
 void server::stop() {

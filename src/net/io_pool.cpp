@@ -1,12 +1,14 @@
 #include "net/io_pool.hpp"
 
+#include "net/thread_sched.hpp"
+
 #include <pthread.h>
 
 #include <cstdio>
 
 namespace starling::net {
 
-io_pool::io_pool(unsigned threads) {
+io_pool::io_pool(unsigned threads, std::chrono::microseconds slice) : slice_(slice) {
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < threads; ++i) {
     // Concurrency hint 1: each context is only ever run by one thread, so Asio can skip
@@ -34,8 +36,13 @@ void io_pool::run() {
       char name[16];
       std::snprintf(name, sizeof name, "starling-io%zu", i);
       pthread_setname_np(pthread_self(), name);
+      request_scheduler_slice(slice_);
       contexts_[i]->run();
     });
+  // After the other threads are started (they would inherit it), and only on the network
+  // threads: the database and worker threads keep the default slice, so a network thread
+  // that wakes with stanzas preempts their long runs (issue 6, message latency).
+  slice_granted_ = request_scheduler_slice(slice_);
   contexts_[0]->run();
   for (auto& t : threads_)
     if (t.joinable()) t.join();

@@ -4,6 +4,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -12,7 +13,9 @@ namespace starling::net {
 
 class io_pool {
  public:
-  explicit io_pool(unsigned threads);
+  // `slice`: the scheduling slice each network thread asks for (thread_sched.hpp); zero
+  // leaves the kernel's default.
+  explicit io_pool(unsigned threads, std::chrono::microseconds slice = {});
   ~io_pool();
   io_pool(const io_pool&) = delete;
   io_pool& operator=(const io_pool&) = delete;
@@ -26,7 +29,13 @@ class io_pool {
   void run();
   void stop();
 
+  // Whether the kernel gave the thread that called run() the requested slice (known once
+  // run() has started).
+  bool slice_granted() const { return slice_granted_.load(std::memory_order_relaxed); }
+
  private:
+  std::chrono::microseconds slice_;
+  std::atomic<bool> slice_granted_{false};
   using guard = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
   std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
   std::vector<guard> guards_;
