@@ -22,9 +22,10 @@ TEST(ThreadSched, ShortSliceIsTakenWhereTheKernelOffersItAndNotInherited) {
   t.join();
   if (granted) {
     EXPECT_EQ(own, 200us);
-    // SCHED_RESET_ON_FORK: a thread it starts runs with the default slice again.
-    EXPECT_EQ(child, before);
+    // SCHED_RESET_ON_FORK: a thread it starts runs with the kernel's default slice again
+    // (not necessarily `before`: the test itself may have been started with a custom one).
     EXPECT_NE(child, own);
+    EXPECT_GT(child.count(), 0);
   } else {
     // No custom slices here (kernel before 6.12): nothing changed.
     EXPECT_EQ(own, before);
