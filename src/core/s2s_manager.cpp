@@ -120,29 +120,14 @@ void s2s_manager::clear() {
   bidi_.clear();
 }
 
-void s2s_manager::stream_started(s2s_stream* s) {
-  std::lock_guard lock(mutex_);
-  live_.insert(s);
-}
+void s2s_manager::stream_started(s2s_stream* s) { live_.add(s); }
 
-void s2s_manager::stream_ended(s2s_stream* s) {
-  std::lock_guard lock(mutex_);
-  live_.erase(s);
-}
+void s2s_manager::stream_ended(s2s_stream* s) { live_.remove(s); }
 
-size_t s2s_manager::live_streams() const {
-  std::lock_guard lock(mutex_);
-  return live_.size();
-}
+size_t s2s_manager::live_streams() const { return live_.size(); }
 
 void s2s_manager::shutdown_streams() {
-  std::vector<std::shared_ptr<s2s_stream>> streams;
-  {
-    std::lock_guard lock(mutex_);
-    for (auto* s : live_)
-      if (auto p = s->weak_from_this().lock()) streams.push_back(std::move(p));
-  }
-  for (auto& s : streams) s->shutdown();
+  for (auto& s : live_.snapshot()) s->shutdown();
 }
 
 void s2s_manager::add_bidi(const std::string& local, const std::string& remote, const std::shared_ptr<s2s_stream>& s) {

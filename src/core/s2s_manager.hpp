@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/live_set.hpp"
 #include "core/s2s_dialback.hpp"
 #include "net/resolver.hpp"
 #include "xml/element.hpp"
@@ -97,7 +98,7 @@ class s2s_manager {
   std::map<std::pair<std::string, std::string>, std::weak_ptr<s2s_stream>> bidi_;
   std::set<std::string> stream_ids_;  // "originating\n receiving\n id" of live outgoing streams
   size_t incoming_ = 0;
-  std::set<s2s_stream*> live_;
+  live_set<s2s_stream> live_;
   struct tls_state;
   std::shared_ptr<tls_state> tls_;
   std::unique_ptr<net::resolver> resolver_;

@@ -157,24 +157,16 @@ void server::shutdown() {
   asio::co_spawn(io_->at(0), graceful_shutdown(), asio::detached);
 }
 
-void server::c2s_started(c2s_session* s) {
-  std::lock_guard lock(live_mutex_);
-  live_c2s_.insert(s);
-}
+void server::c2s_started(c2s_session* s) { live_c2s_.add(s); }
 
-void server::c2s_ended(c2s_session* s) {
-  std::lock_guard lock(live_mutex_);
-  live_c2s_.erase(s);
-}
+void server::c2s_ended(c2s_session* s) { live_c2s_.remove(s); }
 
 // On io_->at(0), the accept loops' thread.
 asio::awaitable<void> server::graceful_shutdown() {
   const auto started = std::chrono::steady_clock::now();
   const auto deadline = started + cfg_.limit.shutdown_timeout;
-  spdlog::info("shutting down: ending {} client streams (at most {} s)", [this] {
-    std::lock_guard lock(live_mutex_);
-    return live_c2s_.size();
-  }(), cfg_.limit.shutdown_timeout.count());
+  spdlog::info("shutting down: ending {} client streams (at most {} s)", live_c2s_.size(),
+               cfg_.limit.shutdown_timeout.count());
   // No new connections: the accept loops end (shutting_down_ is set).
   error_code ec;
   for (auto* a : acceptors_) a->close(ec);
@@ -182,15 +174,7 @@ asio::awaitable<void> server::graceful_shutdown() {
   // any other does (unavailable presence, XEP-0012 record, XEP-0198 unacknowledged stanzas
   // rerouted), on its own thread. Connections accepted from now on are closed by the accept
   // loops, so one pass reaches them all.
-  std::vector<std::shared_ptr<c2s_session>> sessions;
-  {
-    std::lock_guard lock(live_mutex_);
-    sessions.reserve(live_c2s_.size());
-    for (auto* s : live_c2s_)
-      if (auto p = s->weak_from_this().lock()) sessions.push_back(std::move(p));
-  }
-  for (auto& s : sessions) s->shut_down();
-  sessions.clear();
+  for (auto& s : live_c2s_.snapshot()) s->shut_down();
   // Done when no stream is left and the work the sessions started (routing, storage) is
   // finished, twice in a row, so that work handed from one thread to another between two looks
   // is not missed. Server streams are ended on every pass: routing may still open new ones.
@@ -198,11 +182,7 @@ asio::awaitable<void> server::graceful_shutdown() {
   int quiet = 0;
   for (;;) {
     s2s_->shutdown_streams();
-    size_t clients = 0;
-    {
-      std::lock_guard lock(live_mutex_);
-      clients = live_c2s_.size();
-    }
+    const size_t clients = live_c2s_.size();
     const size_t servers = s2s_->live_streams();
     const int64_t work = work_in_flight();
     if (clients == 0 && servers == 0 && work == 0) {

@@ -17,11 +17,11 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include "config/config.hpp"
+#include "core/live_set.hpp"
 #include "core/bind2_registry.hpp"
 #include "core/disco_registry.hpp"
 #include "core/hooks.hpp"
@@ -227,8 +227,7 @@ class server {
   config::server_config cfg_;
   std::atomic<bool> shutting_down_{false};
   std::atomic<int64_t> in_flight_{0};
-  std::mutex live_mutex_;
-  std::unordered_set<c2s_session*> live_c2s_;
+  live_set<c2s_session> live_c2s_;
   // The listeners' acceptors, touched only on io_->at(0) (the accept loops' thread).
   std::vector<boost::asio::ip::tcp::acceptor*> acceptors_;
   std::unique_ptr<net::io_pool> io_;
