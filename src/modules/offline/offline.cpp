@@ -8,12 +8,15 @@
 // presence gets no flood (XEP-0013 §3, §4). XEP-0334 hints: <no-store/> and
 // <no-permanent-store/> keep a message out of storage, <store/> stores even chat states.
 #include <atomic>
+#include <memory>
+#include <vector>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "core/c2s_session.hpp"
 #include "core/server.hpp"
@@ -30,6 +33,10 @@ constexpr std::string_view ns_data = "jabber:x:data";
 // Per-session state (ARCHITECTURE.md: typed slots).
 struct offline_session_state {
   bool flexible = false;  // XEP-0013 used: no flood on initial presence
+  // Set while the initial-presence flood is on its way: stanzas delivered live meanwhile wait
+  // here and follow the stored messages (XEP-0160 §4: those come first, in order).
+  // A pointer: most sessions never hold anything, and this state lives as long as they do.
+  std::unique_ptr<std::vector<xml::element>> held;
 };
 
 class offline_module : public module, public offline_sink {
@@ -50,6 +57,16 @@ class offline_module : public module, public offline_sink {
     // XEP-0013 §2: another user's offline queue is forbidden.
     srv.iq().add(iq_target::bare, std::string(ns_offline), forbidden);
     srv.hooks().initial_presence.add(0, [this](c2s_session& s) { return on_initial_presence(s); });
+    // Before XEP-0352 client state indication (priority 0), which may hold stanzas in turn.
+    // Every stanza is held, not only messages, so that the client still sees them in the order
+    // they were routed (e.g. XEP-0313 results before the IQ that ends the query).
+    srv.hooks().outbound_stanza.add(100, [this](c2s_session& s, const xml::element& el) {
+      if (flooding_.load(std::memory_order_relaxed) == 0) return hook_result::next;
+      auto& st = s.slot<offline_session_state>();
+      if (!st.held) return hook_result::next;
+      st.held->push_back(el);
+      return hook_result::stop;
+    });
   }
 
   void stop() override {
@@ -116,25 +133,71 @@ class offline_module : public module, public offline_sink {
       const jid& bare = s.bare_jid();
       if (store_->any_now(bare.domain(), bare.local()) == false) return hook_result::next;
     }
-    auto op = flood(this, s.shared_from_this());
-    boost::asio::co_spawn(pool_, std::move(op), boost::asio::detached);
+    // Messages routed to this session from now on (e.g. ones that were still on their way
+    // while the others were stored) wait until the stored ones went out (see release()).
+    auto& st = s.slot<offline_session_state>();
+    if (st.held) return hook_result::next;  // a flood is already on its way
+    st.held = std::make_unique<std::vector<xml::element>>();
+    flooding_.fetch_add(1, std::memory_order_relaxed);
+    // Tracked: a graceful shutdown waits until the held messages are sent or stored again.
+    srv_->spawn(pool_, flood(this, s.shared_from_this()));
     return hook_result::next;
   }
 
   static boost::asio::awaitable<void> flood(offline_module* self, std::shared_ptr<c2s_session> s) {
     const jid full = s->full_jid();
-    auto rows = co_await self->store_->list(full.domain(), full.local(), false);
-    if (!rows || rows->empty()) co_return;
-    std::vector<int64_t> sent;
-    for (auto& m : *rows) {
-      // The session may have gone while we read: keep the messages for the next one.
-      if (self->srv_->sessions().find(full) != s) break;
-      auto el = decode_stanza(m.stanza);
-      if (el) s->deliver(std::move(*el));
-      else spdlog::error("offline: dropping unreadable stored message {} of {}", m.id, full.bare_str());
-      sent.push_back(m.id);
+    std::vector<xml::element> stored;
+    std::vector<int64_t> ids;
+    try {
+      auto rows = co_await self->store_->list(full.domain(), full.local(), false);
+      if (rows) {
+        for (auto& m : *rows) {
+          auto el = decode_stanza(m.stanza);
+          if (el) stored.push_back(std::move(*el));
+          else spdlog::error("offline: dropping unreadable stored message {} of {}", m.id, full.bare_str());
+          ids.push_back(m.id);
+        }
+      }
+    } catch (const std::exception& e) {
+      // Nothing is removed; the held messages still go out (below).
+      spdlog::error("offline: reading the messages of {}: {}", full.bare_str(), e.what());
     }
-    if (!sent.empty()) co_await self->store_->remove(full.domain(), full.local(), std::move(sent), false);
+    // Always released, whatever happened above: a session must not hold its messages forever.
+    auto op = release(self, s, std::move(stored));
+    const bool sent = co_await boost::asio::co_spawn(s->executor(), std::move(op), boost::asio::use_awaitable);
+    if (sent && !ids.empty()) co_await self->store_->remove(full.domain(), full.local(), std::move(ids), false);
+  }
+
+  // On the session's thread, where the hook above holds messages: the stored messages, then
+  // the held ones, with nothing in between. Returns whether the stored ones went out.
+  static boost::asio::awaitable<bool> release(offline_module* self, std::shared_ptr<c2s_session> s,
+                                              std::vector<xml::element> stored) {
+    auto held = std::move(s->slot<offline_session_state>().held);
+    self->flooding_.fetch_sub(1, std::memory_order_relaxed);
+    const jid full = s->full_jid();
+    if (!s->is_closing() && self->srv_->sessions().find(full) == s) {
+      for (const auto& el : stored) s->send(el);
+      if (held)
+        for (const auto& el : *held) s->send(el);
+      co_return true;
+    }
+    // The session went while the messages were read: the stored ones stay for the next one,
+    // and held messages that would have been stored for an unavailable account join them
+    // (RFC 6121 §8.5.3.2.1 and §8.5.2.2.1: chat and normal messages from others; XEP-0160 §3
+    // rules still decide in take()). The rest (presence, IQs, the account's own carbons and
+    // archive results) was for this session only.
+    if (held)
+      for (auto& el : *held)
+        if (storable_for_later(el, full)) self->take(std::move(el), full.bare());
+    co_return false;
+  }
+
+  static bool storable_for_later(const xml::element& el, const jid& owner) {
+    if (el.name() != "message") return false;
+    const std::string_view type = el.attr_or("type");
+    if (!type.empty() && type != "normal" && type != "chat") return false;
+    auto from = jid::parse(el.attr_or("from"));
+    return from && from->bare() != owner.bare();
   }
 
   // ---- XEP-0013
@@ -278,6 +341,8 @@ class offline_module : public module, public offline_sink {
   boost::asio::thread_pool pool_{1};
   // Messages handed to take() whose store() has not completed yet.
   std::atomic<int64_t> storing_{0};
+  // Sessions whose initial-presence flood is on its way (the hook's quick way out).
+  std::atomic<int> flooding_{0};
 };
 
 }  // namespace starling::modules
