@@ -519,12 +519,21 @@ class presence_module : public module {
     std::string type(el.attr_or("type"));
     if (auto st = roster::parse_sub_type(type)) {
       // RFC 6121 §3.1.3: processed for the bare JID, whatever resource it was sent to.
+      jid user = to.bare();
+      bool start = false;
       {
         std::lock_guard lock(order_mutex_);
-        ++held_[to.bare_str()].in_flight;
+        const std::string key = user.str();
+        ++held_[key].in_flight;
+        // One at a time per account, in arrival order (RFC 6120 §10.1): each one reads the
+        // roster item, decides and writes it back, and a second one for the same contact must
+        // see what the first wrote ("subscribe" then "unsubscribe" must leave no pending request).
+        auto [it, inserted] = subscriptions_.try_emplace(key);
+        it->second.push_back({el, from->bare(), *st});
+        start = inserted;
       }
       // Tracked (server::spawn): a shutdown waits until the request is stored (RFC 6121 §3.1.3).
-      srv_->spawn(pool_, inbound_subscription(el, to.bare(), from->bare(), *st));
+      if (start) srv_->spawn(pool_, drain_subscriptions(std::move(user)));
       return;
     }
     if (type == "probe") {
@@ -572,6 +581,26 @@ class presence_module : public module {
     // RFC 6121 §8.5.2.1.2: to every available resource; none: ignored (§8.5.2.2.1).
     for (const auto& r : srv_->sessions().resources(to))
       if (r.available) r.session->deliver(el);
+  }
+
+  // Processes the account's queued subscription stanzas; the queue's entry exists while this
+  // runs, and only this coroutine removes it (when it finds the queue empty).
+  asio::awaitable<void> drain_subscriptions(jid user) {
+    const std::string key = user.str();
+    for (;;) {
+      pending_subscription next;
+      {
+        std::lock_guard lock(order_mutex_);
+        auto it = subscriptions_.find(key);
+        if (it->second.empty()) {
+          subscriptions_.erase(it);
+          co_return;
+        }
+        next = std::move(it->second.front());
+        it->second.pop_front();
+      }
+      co_await inbound_subscription(std::move(next.el), user, std::move(next.contact), next.type);
+    }
   }
 
   asio::awaitable<void> inbound_subscription(xml::element el, jid user, jid contact, sub_type type) {
@@ -646,8 +675,16 @@ class presence_module : public module {
   };
   std::mutex batch_mutex_;
   std::unordered_map<std::string, std::shared_ptr<probe_batch>> batches_;  // by the prober's full JID
+  struct pending_subscription {
+    xml::element el;
+    jid contact;
+    sub_type type = sub_type::subscribe;
+  };
   std::mutex order_mutex_;
   std::unordered_map<std::string, held_presence> held_;  // by bare JID of the local account
+  // Inbound subscription stanzas not yet processed, by bare JID of the local account; an
+  // entry exists while its drain_subscriptions() runs.
+  std::unordered_map<std::string, std::deque<pending_subscription>> subscriptions_;
 
   server* srv_ = nullptr;
   asio::thread_pool pool_{1};
