@@ -67,6 +67,15 @@ class offline_module : public module, public offline_sink {
       st.held->push_back(el);
       return hook_result::stop;
     });
+    srv.hooks().session_resumed.add(0, [](c2s_session& now, const c2s_session&) {
+      // XEP-0198 §5: the slots moved to the resuming session, the flood's release() will find
+      // the old one empty: what is held goes out now, after the retransmitted stanzas. The
+      // stored messages stay stored (release() sees the old session gone).
+      auto held = std::move(now.slot<offline_session_state>().held);
+      if (held)
+        for (const auto& el : *held) now.send(el);
+      return hook_result::next;
+    });
   }
 
   void stop() override {

@@ -599,7 +599,12 @@ class presence_module : public module {
         next = std::move(it->second.front());
         it->second.pop_front();
       }
-      co_await inbound_subscription(std::move(next.el), user, std::move(next.contact), next.type);
+      try {
+        co_await inbound_subscription(std::move(next.el), user, std::move(next.contact), next.type);
+      } catch (const std::exception& e) {
+        // Never leave the entry behind without its drain: later stanzas would wait forever.
+        spdlog::error("presence: subscription for {}: {}", key, e.what());
+      }
     }
   }
 
