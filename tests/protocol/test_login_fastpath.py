@@ -55,10 +55,9 @@ def test_offline_messages_sent_right_before_login_arrive_once_in_order(server):
 def test_messages_still_routed_at_login_follow_the_stored_ones(server):
     # The recipient's default privacy list has a subscription rule: every message to it waits
     # for a roster look-up (XEP-0016 §2.2 rule 9) in the privacy module's queue, so many of a
-    # burst are still on their way when the initial presence arrives, sent right after the
-    # burst. Those reach the new
-    # session live; they must still come after the ones already stored (XEP-0160 §4, RFC 6120
-    # §10.1: one sender's messages in order), each exactly once.
+    # burst are still on their way when the initial presence, sent right after the burst,
+    # arrives. Those reach the new session live; they must still come after the ones already
+    # stored (XEP-0160 §4, RFC 6120 §10.1: one sender's messages in order), each exactly once.
     sender_name, user = uniq('fpa').replace('-', ''), uniq('fpb').replace('-', '')
     server.adduser(sender_name)
     server.adduser(user)

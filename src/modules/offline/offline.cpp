@@ -203,8 +203,9 @@ class offline_module : public module, public offline_sink {
 
   static bool storable_for_later(const xml::element& el, const jid& owner) {
     if (el.name() != "message") return false;
-    const std::string_view type = el.attr_or("type");
-    if (!type.empty() && type != "normal" && type != "chat") return false;
+    // The router's own classification (RFC 6121 §5.2.2: an unknown type is "normal").
+    const message_type type = message_type_of(el);
+    if (type != message_type::normal && type != message_type::chat) return false;
     auto from = jid::parse(el.attr_or("from"));
     return from && from->bare() != owner.bare();
   }
